@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One-command, idempotent set-up for wardwatch on Debian/Ubuntu.
+# Installs: apt packages, a project-local venv holding ONNX Runtime (only to supply
+# libonnxruntime.so to ort's load-dynamic), the demo clip, and checks the model hash.
+# When everything is present it finishes in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "not root and no sudo: run as root or install sudo"
+  SUDO="sudo"
+fi
+
+# 1. apt packages ------------------------------------------------------------
+APT_PKGS="libopencv-dev libclang-dev clang pkg-config mosquitto mosquitto-clients python3-venv ca-certificates"
+missing=""
+for p in $APT_PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  say "installing apt packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 2. ONNX Runtime shared library, from PyPI's onnxruntime wheel ---------------
+ORT_VERSION=1.32.0
+ORT_LIB=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION 2>/dev/null | head -n1 || true)
+if [ -z "$ORT_LIB" ]; then
+  say "creating .venv with onnxruntime==$ORT_VERSION"
+  python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "onnxruntime==$ORT_VERSION"
+  ORT_LIB=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION | head -n1)
+fi
+ln -sf "$ORT_LIB" "$ROOT/.venv/libonnxruntime.so"
+
+# 3. Demo footage: only vtest.avi out of Debian's opencv-doc ------------------
+VTEST="$ROOT/data/vtest.avi"
+VTEST_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
+if [ ! -f "$VTEST" ] || ! echo "$VTEST_SHA  $VTEST" | sha256sum -c --status; then
+  say "fetching vtest.avi from Debian's opencv-doc package"
+  mkdir -p "$ROOT/data"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq opencv-doc 2>/dev/null) || { $SUDO apt-get update -qq; (cd "$tmp" && apt-get download -qq opencv-doc); }
+  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" ./usr/share/doc/opencv-doc/examples/data/vtest.avi
+  mv "$tmp/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$VTEST"
+  rm -rf "$tmp"
+  echo "$VTEST_SHA  $VTEST" | sha256sum -c --status || die "data/vtest.avi has an unexpected sha256; delete it and re-run"
+fi
+
+# 4. The detector model is in the repo; check it is the one we documented -----
+(cd models && sha256sum -c --status nanodet-m-416.onnx.sha256) \
+  || die "models/nanodet-m-416.onnx does not match models/nanodet-m-416.onnx.sha256 (truncated checkout or git-lfs?); re-checkout it or rebuild it with models/convert.sh"
+
+say "ok (ORT_DYLIB_PATH=$ROOT/.venv/libonnxruntime.so)"
