@@ -1,1 +1,79 @@
-fn main(){}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// wardwatch: curfew-gathering alerts from ward CCTV, published over MQTT.
+#[derive(Parser)]
+#[command(name = "wardwatch", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the appliance: every enabled camera in the config, until SIGINT/SIGTERM.
+    Run {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Process a video file as fast as possible, deterministically, through the whole pipeline.
+    Replay {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Time of the first frame (RFC 3339, e.g. 2026-11-26T23:10:00+07:00). Frame times are
+        /// this plus the media time. Default: now.
+        #[arg(long, value_name = "RFC3339")]
+        start: Option<String>,
+        /// Which camera of the config the footage stands for (zones, rules). Default: the first.
+        #[arg(long, value_name = "ID")]
+        camera: Option<String>,
+        /// Frame rate to assume when the file does not give one.
+        #[arg(long)]
+        fps: Option<f64>,
+        /// Do not publish to MQTT (events are still printed and snapshots written).
+        #[arg(long)]
+        no_mqtt: bool,
+        /// Seconds to wait at the end for the broker to acknowledge queued events.
+        #[arg(long, default_value_t = 15.0, value_name = "SECONDS")]
+        flush_timeout: f64,
+        /// Print events as JSON lines instead of readable lines.
+        #[arg(long)]
+        json: bool,
+        /// The video file.
+        video: PathBuf,
+    },
+    /// Validate a config file and print every problem; exit status 2 if there are any.
+    CheckConfig {
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    wardwatch::app::init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => wardwatch::app::run(&config),
+        Command::Replay { config, start, camera, fps, no_mqtt, flush_timeout, json, video } => {
+            wardwatch::app::replay(&wardwatch::app::ReplayArgs {
+                config,
+                start,
+                camera,
+                fps,
+                mqtt: !no_mqtt,
+                flush_timeout_s: flush_timeout,
+                json,
+                video,
+            })
+        }
+        Command::CheckConfig { file } => wardwatch::app::check_config(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,847 @@
+//! Typed, validated configuration (TOML).
+//!
+//! Parsing happens in two steps: serde reads the file into raw structs (unknown fields and
+//! wrong types are refused with the line), then `validate` checks every value and collects
+//! **all** problems at once, each as `FILE:LINE: field.path: what is wrong (value) and what
+//! is allowed`. Every field is documented in docs/config.md.
+//!
+//! Relative paths in the file (model, evidence, outbox, file cameras) are relative to the
+//! directory that holds the config file, so a config works from any working directory.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::detect::{ClassMap, DecodeParams, DetectorSettings, Family};
+use crate::rules::gathering::GatheringParams;
+use crate::schedule::Schedule;
+use crate::track::TrackerConfig;
+use crate::zone::Polygon;
+
+// ---------------------------------------------------------------- validated types
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from.
+    pub file: PathBuf,
+    pub site: SiteConfig,
+    pub mqtt: MqttConfig,
+    pub detector: DetectorSettings,
+    pub tracker: TrackerConfig,
+    pub evidence: EvidenceConfig,
+    pub cameras: Vec<CameraConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub name: String,
+    pub timezone: jiff::tz::TimeZone,
+    pub timezone_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub url: String,
+    pub client_id: String,
+    pub topic_prefix: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub keep_alive_s: u64,
+    pub outbox_dir: PathBuf,
+    pub outbox_max_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct EvidenceConfig {
+    pub dir: PathBuf,
+    pub jpeg_quality: i32,
+    pub max_files: usize,
+    pub max_bytes: u64,
+    pub max_age_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    pub id: String,
+    pub url: String,
+    pub detect_fps: f64,
+    pub enabled: bool,
+    pub zones: Vec<ZoneConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub id: String,
+    pub polygon: Polygon,
+    pub schedule: Schedule,
+    /// The schedule as written, for logs and events.
+    pub schedule_text: Vec<String>,
+    pub gathering: Option<GatheringParams>,
+}
+
+// ---------------------------------------------------------------- errors
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigIssue {
+    pub line: Option<usize>,
+    /// Field path such as `camera[0].zone[1].polygon`; empty for syntax errors.
+    pub field: String,
+    pub message: String,
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.issues.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.file.display())?;
+            if let Some(l) = issue.line {
+                write!(f, ":{l}")?;
+            }
+            if issue.field.is_empty() {
+                write!(f, ": {}", issue.message)?;
+            } else {
+                write!(f, ": {}: {}", issue.field, issue.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---------------------------------------------------------------- raw (serde) types
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    site: RawSite,
+    #[serde(default)]
+    mqtt: RawMqtt,
+    #[serde(default)]
+    model: RawModel,
+    #[serde(default)]
+    tracker: RawTracker,
+    #[serde(default)]
+    evidence: RawEvidence,
+    /// Site-wide defaults for the gathering rule; zones override field by field.
+    #[serde(default)]
+    gathering: RawGathering,
+    #[serde(default, rename = "camera")]
+    cameras: Vec<RawCamera>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    name: String,
+    #[serde(default = "default_tz")]
+    timezone: String,
+}
+
+fn default_tz() -> String {
+    "Asia/Ho_Chi_Minh".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMqtt {
+    url: Option<String>,
+    client_id: Option<String>,
+    topic_prefix: Option<String>,
+    username: Option<String>,
+    username_env: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    ca_file: Option<String>,
+    keep_alive: Option<Seconds>,
+    outbox_dir: Option<String>,
+    outbox_max_mb: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    path: Option<String>,
+    family: Option<String>,
+    runtime_library: Option<String>,
+    execution_provider: Option<String>,
+    threads: Option<i64>,
+    intra_op_spinning: Option<bool>,
+    score_threshold: Option<f64>,
+    nms_iou: Option<f64>,
+    max_detections: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTracker {
+    high_score: Option<f64>,
+    low_score: Option<f64>,
+    new_track_score: Option<f64>,
+    min_hits: Option<i64>,
+    lost_buffer: Option<Seconds>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvidence {
+    dir: Option<String>,
+    jpeg_quality: Option<i64>,
+    max_files: Option<i64>,
+    max_mb: Option<f64>,
+    max_age: Option<Seconds>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGathering {
+    min_people: Option<i64>,
+    link_distance: Option<f64>,
+    max_speed: Option<f64>,
+    min_duration: Option<Seconds>,
+    grace: Option<Seconds>,
+    update_every: Option<Seconds>,
+    clear_after: Option<Seconds>,
+    cooldown: Option<Seconds>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCamera {
+    id: String,
+    url: String,
+    #[serde(default = "default_detect_fps")]
+    detect_fps: f64,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default, rename = "zone")]
+    zones: Vec<RawZone>,
+}
+
+fn default_detect_fps() -> f64 {
+    5.0
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    id: String,
+    polygon: Vec<Vec<f64>>,
+    #[serde(default)]
+    rules: Vec<String>,
+    #[serde(default)]
+    schedule: ScheduleSpec,
+    timezone: Option<String>,
+    #[serde(default)]
+    gathering: RawGathering,
+}
+
+/// `schedule = "22:00-05:00"` or `schedule = ["fri,sat 21:00-06:00", "mon-thu 22:00-05:00"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ScheduleSpec {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> Self {
+        ScheduleSpec::One("always".into())
+    }
+}
+
+/// A duration in seconds: a number (`90`) or a string with units (`"90s"`, `"2m"`, `"1h 30m"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Seconds(f64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Seconds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("seconds as a number, or a duration string like \"90s\", \"2m\" or \"1h 30m\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
+                Ok(Seconds(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seconds, E> {
+                Ok(Seconds(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {
+                Ok(Seconds(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
+                v.trim()
+                    .parse::<jiff::SignedDuration>()
+                    .map(|d| Seconds(d.as_secs_f64()))
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------- loading
+
+impl Config {
+    /// Read, parse and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            issues: vec![ConfigIssue {
+                line: None,
+                field: String::new(),
+                message: match e.kind() {
+                    std::io::ErrorKind::NotFound => "no such file; pass the path of a wardwatch TOML config (see config/demo.toml)".into(),
+                    _ => format!("cannot read ({e})"),
+                },
+            }],
+        })?;
+        Self::from_str(&text, path)
+    }
+
+    /// Parse and validate config text; `path` is used for messages and to resolve relative paths.
+    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let fail = |issues| ConfigError { file: path.to_path_buf(), issues };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let mut message = e.message().trim().to_string();
+            if let Some(l) = line {
+                if let Some(src) = text.lines().nth(l - 1) {
+                    message = format!("{message} (at `{}`)", src.trim());
+                }
+            }
+            fail(vec![ConfigIssue { line, field: String::new(), message }])
+        })?;
+        let doc = toml_edit::ImDocument::parse(text).ok();
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut v = Validator { text, doc: doc.as_ref(), issues: Vec::new() };
+        let cfg = v.config(raw, &base, path);
+        if v.issues.is_empty() {
+            Ok(cfg.expect("config built when there are no issues"))
+        } else {
+            Err(fail(v.issues))
+        }
+    }
+
+    pub fn camera(&self, id: &str) -> Option<&CameraConfig> {
+        self.cameras.iter().find(|c| c.id == id)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    normalize(&joined)
+}
+
+/// Lexically drop `.` and fold `dir/..` (no file system access), so messages and event
+/// snapshot paths read `var/snapshots/…` rather than `config/../var/snapshots/…`.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
+/// Names used in MQTT topics and file names.
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+const NAME_RULE: &str = "use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)";
+
+#[derive(Debug, Clone)]
+enum Seg {
+    Key(&'static str),
+    Idx(usize),
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    doc: Option<&'a toml_edit::ImDocument<&'a str>>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Validator<'_> {
+    fn field_name(path: &[Seg]) -> String {
+        let mut s = String::new();
+        for seg in path {
+            match seg {
+                Seg::Key(k) => {
+                    if !s.is_empty() {
+                        s.push('.');
+                    }
+                    s.push_str(k);
+                }
+                Seg::Idx(i) => s.push_str(&format!("[{i}]")),
+            }
+        }
+        s
+    }
+
+    /// Line of the deepest part of `path` present in the document.
+    fn line(&self, path: &[Seg]) -> Option<usize> {
+        enum Node<'d> {
+            Table(&'d toml_edit::Table),
+            Item(&'d toml_edit::Item),
+        }
+        let doc = self.doc?;
+        let mut node = Node::Table(doc.as_table());
+        let mut best = None;
+        for seg in path {
+            let next = match (seg, &node) {
+                (Seg::Key(k), Node::Table(t)) => {
+                    best = t.key(k).and_then(|key| key.span().map(|r| r.start)).or(best);
+                    t.get(k).map(Node::Item)
+                }
+                (Seg::Key(k), Node::Item(toml_edit::Item::Table(t))) => {
+                    best = t.key(k).and_then(|key| key.span().map(|r| r.start)).or(best);
+                    t.get(k).map(Node::Item)
+                }
+                (Seg::Key(k), Node::Item(toml_edit::Item::Value(toml_edit::Value::InlineTable(t)))) => {
+                    best = t.key(k).and_then(|key| key.span().map(|r| r.start)).or(best);
+                    None
+                }
+                (Seg::Idx(i), Node::Item(toml_edit::Item::ArrayOfTables(a))) => a.get(*i).map(|t| {
+                    best = t.span().map(|r| r.start).or(best);
+                    Node::Table(t)
+                }),
+                (Seg::Idx(i), Node::Item(toml_edit::Item::Value(toml_edit::Value::Array(a)))) => {
+                    best = a.get(*i).and_then(|v| v.span().map(|r| r.start)).or(best);
+                    None
+                }
+                _ => None,
+            };
+            match next {
+                Some(n) => {
+                    if let Node::Item(it) = &n {
+                        best = it.span().map(|r| r.start).or(best);
+                    }
+                    node = n;
+                }
+                None => break,
+            }
+        }
+        best.map(|s| line_of(self.text, s))
+    }
+
+    fn issue(&mut self, path: &[Seg], message: impl Into<String>) {
+        let line = self.line(path);
+        self.issues.push(ConfigIssue { line, field: Self::field_name(path), message: message.into() });
+    }
+
+    fn config(&mut self, raw: RawConfig, base: &Path, file: &Path) -> Option<Config> {
+        let site = self.site(&raw.site);
+        let mqtt = self.mqtt(&raw.mqtt, base, &raw.site.name);
+        let detector = self.model(&raw.model, base);
+        let tracker = self.tracker(&raw.tracker);
+        let evidence = self.evidence(&raw.evidence, base);
+        self.gathering(&[Seg::Key("gathering")], &RawGathering::default(), &raw.gathering);
+        let mut cameras = Vec::new();
+        let mut ids = HashSet::new();
+        if raw.cameras.is_empty() {
+            self.issue(&[Seg::Key("camera")], "no cameras: add at least one [[camera]] with an id and a url");
+        }
+        for (ci, cam) in raw.cameras.iter().enumerate() {
+            let p = [Seg::Key("camera"), Seg::Idx(ci)];
+            if !valid_name(&cam.id) {
+                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("id")], format!("{:?} is not a valid id: {NAME_RULE}", cam.id));
+            } else if !ids.insert(cam.id.clone()) {
+                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("id")], format!("{:?} is used by another camera; camera ids must be unique", cam.id));
+            }
+            if cam.url.trim().is_empty() {
+                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("url")], "is empty: give rtsp://…, http://…, a /dev/video device or a video file path");
+            }
+            if !(cam.detect_fps.is_finite() && cam.detect_fps > 0.0 && cam.detect_fps <= 60.0) {
+                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("detect_fps")], format!("{} is out of range: use a value in (0, 60] frames per second (default 5)", cam.detect_fps));
+            }
+            let tz_site = site.as_ref().map(|s| s.timezone.clone());
+            let zones = self.zones(ci, cam, tz_site, &raw.gathering);
+            let url = if cam.url.contains("://") || cam.url.starts_with("/dev/") {
+                cam.url.clone()
+            } else {
+                resolve(base, &cam.url).display().to_string()
+            };
+            cameras.push(CameraConfig { id: cam.id.clone(), url, detect_fps: cam.detect_fps, enabled: cam.enabled, zones });
+        }
+        Some(Config {
+            file: file.to_path_buf(),
+            site: site?,
+            mqtt: mqtt?,
+            detector: detector?,
+            tracker: tracker?,
+            evidence: evidence?,
+            cameras,
+        })
+    }
+
+    fn site(&mut self, s: &RawSite) -> Option<SiteConfig> {
+        let mut ok = true;
+        if !valid_name(&s.name) {
+            self.issue(&[Seg::Key("site"), Seg::Key("name")], format!("{:?} is not a valid name: {NAME_RULE}", s.name));
+            ok = false;
+        }
+        let tz = self.timezone(&[Seg::Key("site"), Seg::Key("timezone")], &s.timezone);
+        Some(SiteConfig { name: s.name.clone(), timezone: tz?, timezone_name: s.timezone.clone() }).filter(|_| ok)
+    }
+
+    fn timezone(&mut self, path: &[Seg], name: &str) -> Option<jiff::tz::TimeZone> {
+        match jiff::tz::TimeZone::get(name) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                self.issue(path, format!("unknown time zone {name:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\""));
+                None
+            }
+        }
+    }
+
+    fn mqtt(&mut self, m: &RawMqtt, base: &Path, site: &str) -> Option<MqttConfig> {
+        let k = |f: &'static str| [Seg::Key("mqtt"), Seg::Key(f)];
+        let mut ok = true;
+        let url = m.url.clone().unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+        if let Err(e) = crate::sink::mqtt::MqttSettings::parse_url(&url) {
+            self.issue(&k("url"), e);
+            ok = false;
+        }
+        let topic_prefix = m.topic_prefix.clone().unwrap_or_else(|| "wardwatch".into());
+        if topic_prefix.is_empty() || topic_prefix.contains(['+', '#']) || topic_prefix.starts_with('/') || topic_prefix.ends_with('/') {
+            self.issue(&k("topic_prefix"), format!("{topic_prefix:?} is not a valid topic prefix: no '+', '#', or leading/trailing '/'"));
+            ok = false;
+        }
+        let mut username = m.username.clone();
+        if let Some(var) = &m.username_env {
+            match std::env::var(var) {
+                Ok(u) => username = Some(u),
+                Err(_) => {
+                    self.issue(&k("username_env"), format!("environment variable {var:?} is not set"));
+                    ok = false;
+                }
+            }
+        }
+        let mut password = None;
+        if let Some(var) = &m.password_env {
+            match std::env::var(var) {
+                Ok(p) => password = Some(p),
+                Err(_) => {
+                    self.issue(&k("password_env"), format!("environment variable {var:?} is not set"));
+                    ok = false;
+                }
+            }
+        }
+        if let Some(f) = &m.password_file {
+            match std::fs::read_to_string(resolve(base, f)) {
+                Ok(p) => password = Some(p.trim_end_matches(['\n', '\r']).to_string()),
+                Err(e) => {
+                    self.issue(&k("password_file"), format!("{f:?} cannot be read ({e})"));
+                    ok = false;
+                }
+            }
+        }
+        let ca_file = m.ca_file.as_deref().map(|f| resolve(base, f));
+        if let Some(ca) = &ca_file {
+            if !ca.is_file() {
+                self.issue(&k("ca_file"), format!("{:?} not found", ca.display().to_string()));
+                ok = false;
+            }
+        }
+        let keep_alive_s = m.keep_alive.map(|s| s.0).unwrap_or(30.0);
+        if !(5.0..=3600.0).contains(&keep_alive_s) {
+            self.issue(&k("keep_alive"), format!("{keep_alive_s} s is out of range: use 5 s to 1 h (default 30 s)"));
+            ok = false;
+        }
+        let mb = m.outbox_max_mb.unwrap_or(256.0);
+        if !(mb.is_finite() && mb >= 1.0) {
+            self.issue(&k("outbox_max_mb"), format!("{mb} is out of range: use at least 1 (MB, default 256)"));
+            ok = false;
+        }
+        let cfg = MqttConfig {
+            url,
+            client_id: m.client_id.clone().unwrap_or_else(|| format!("wardwatch-{site}")),
+            topic_prefix,
+            username,
+            password,
+            ca_file,
+            keep_alive_s: keep_alive_s as u64,
+            outbox_dir: resolve(base, m.outbox_dir.as_deref().unwrap_or("../var/outbox")),
+            outbox_max_bytes: (mb * 1e6) as u64,
+        };
+        ok.then_some(cfg)
+    }
+
+    fn model(&mut self, m: &RawModel, base: &Path) -> Option<DetectorSettings> {
+        let k = |f: &'static str| [Seg::Key("model"), Seg::Key(f)];
+        let mut ok = true;
+        let path = resolve(base, m.path.as_deref().unwrap_or("../models/nanodet-m-416.onnx"));
+        if !path.is_file() {
+            self.issue(&k("path"), format!("{:?} not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\"", path.display().to_string()));
+            ok = false;
+        }
+        let family = m.family.as_deref().unwrap_or("nanodet");
+        if family != "nanodet" {
+            self.issue(&k("family"), format!("{family:?} is not supported: use \"nanodet\""));
+            ok = false;
+        }
+        let ep = m.execution_provider.as_deref().unwrap_or("cpu");
+        if ep != "cpu" {
+            self.issue(&k("execution_provider"), format!("{ep:?} is not supported by this build: use \"cpu\""));
+            ok = false;
+        }
+        let threads = m.threads.unwrap_or(2);
+        if !(1..=64).contains(&threads) {
+            self.issue(&k("threads"), format!("{threads} is out of range: use 1 to 64 (default 2)"));
+            ok = false;
+        }
+        let score = m.score_threshold.unwrap_or(0.35);
+        if !(score > 0.0 && score < 1.0) {
+            self.issue(&k("score_threshold"), format!("{score} is out of range: use a value in (0, 1) (default 0.35)"));
+            ok = false;
+        }
+        let iou = m.nms_iou.unwrap_or(0.45);
+        if !(iou > 0.0 && iou <= 1.0) {
+            self.issue(&k("nms_iou"), format!("{iou} is out of range: use a value in (0, 1] (default 0.45)"));
+            ok = false;
+        }
+        let max_det = m.max_detections.unwrap_or(100);
+        if !(1..=1000).contains(&max_det) {
+            self.issue(&k("max_detections"), format!("{max_det} is out of range: use 1 to 1000 (default 100)"));
+            ok = false;
+        }
+        let runtime_library = m.runtime_library.as_deref().map(|p| resolve(base, p));
+        if let Some(lib) = &runtime_library {
+            if !lib.is_file() {
+                self.issue(&k("runtime_library"), format!("{:?} not found: point it at libonnxruntime.so, or remove it to use ORT_DYLIB_PATH", lib.display().to_string()));
+                ok = false;
+            }
+        }
+        let mut s = DetectorSettings::nanodet(path);
+        s.family = Family::Nanodet;
+        s.runtime_library = runtime_library;
+        s.intra_threads = threads.clamp(1, 64) as usize;
+        s.intra_spinning = m.intra_op_spinning.unwrap_or(false);
+        s.decode = DecodeParams { score_threshold: score as f32, nms_iou: iou as f32, max_detections: max_det.clamp(1, 1000) as usize };
+        s.classes = ClassMap::coco_default();
+        ok.then_some(s)
+    }
+
+    fn unit(&mut self, path: &[Seg], v: Option<f64>, default: f64, name_default: &str) -> f64 {
+        let x = v.unwrap_or(default);
+        if !(x.is_finite() && x > 0.0 && x <= 1.0) {
+            self.issue(path, format!("{x} is out of range: use a value in (0, 1] (default {name_default})"));
+        }
+        x
+    }
+
+    fn tracker(&mut self, t: &RawTracker) -> Option<TrackerConfig> {
+        let k = |f: &'static str| [Seg::Key("tracker"), Seg::Key(f)];
+        let before = self.issues.len();
+        let d = TrackerConfig::default();
+        let high = self.unit(&k("high_score"), t.high_score, d.high_score as f64, &d.high_score.to_string());
+        let low = self.unit(&k("low_score"), t.low_score, d.low_score as f64, &d.low_score.to_string());
+        let new_track = self.unit(&k("new_track_score"), t.new_track_score, d.new_track_score as f64, &d.new_track_score.to_string());
+        if low > high {
+            self.issue(&k("low_score"), format!("{low} is above high_score {high}: low_score must not exceed high_score"));
+        }
+        let min_hits = t.min_hits.unwrap_or(d.min_hits as i64);
+        if !(1..=100).contains(&min_hits) {
+            self.issue(&k("min_hits"), format!("{min_hits} is out of range: use 1 to 100 (default {})", d.min_hits));
+        }
+        let lost = t.lost_buffer.map(|s| s.0).unwrap_or(d.lost_buffer_s);
+        if !(lost.is_finite() && (0.0..=600.0).contains(&lost)) {
+            self.issue(&k("lost_buffer"), format!("{lost} s is out of range: use 0 to 600 s (default {} s)", d.lost_buffer_s));
+        }
+        (self.issues.len() == before).then(|| TrackerConfig {
+            high_score: high as f32,
+            low_score: low as f32,
+            new_track_score: new_track as f32,
+            min_hits: min_hits as u32,
+            lost_buffer_s: lost,
+            ..d
+        })
+    }
+
+    fn evidence(&mut self, e: &RawEvidence, base: &Path) -> Option<EvidenceConfig> {
+        let k = |f: &'static str| [Seg::Key("evidence"), Seg::Key(f)];
+        let before = self.issues.len();
+        let q = e.jpeg_quality.unwrap_or(85);
+        if !(10..=100).contains(&q) {
+            self.issue(&k("jpeg_quality"), format!("{q} is out of range: use 10 to 100 (default 85)"));
+        }
+        let max_files = e.max_files.unwrap_or(2000);
+        if !(1..=10_000_000).contains(&max_files) {
+            self.issue(&k("max_files"), format!("{max_files} is out of range: use at least 1 (default 2000)"));
+        }
+        let mb = e.max_mb.unwrap_or(1024.0);
+        if !(mb.is_finite() && mb >= 1.0) {
+            self.issue(&k("max_mb"), format!("{mb} is out of range: use at least 1 (MB, default 1024)"));
+        }
+        let age = e.max_age.map(|s| s.0).unwrap_or(30.0 * 86400.0);
+        if !(age.is_finite() && age >= 60.0) {
+            self.issue(&k("max_age"), format!("{age} s is out of range: use at least 60 s (default 30 days)"));
+        }
+        (self.issues.len() == before).then(|| EvidenceConfig {
+            dir: resolve(base, e.dir.as_deref().unwrap_or("../var/snapshots")),
+            jpeg_quality: q as i32,
+            max_files: max_files as usize,
+            max_bytes: (mb * 1e6) as u64,
+            max_age_s: age,
+        })
+    }
+
+    /// Merge zone over site defaults over built-in defaults, then check ranges.
+    fn gathering(&mut self, path: &[Seg], site: &RawGathering, zone: &RawGathering) -> Option<GatheringParams> {
+        let d = GatheringParams::default();
+        let before = self.issues.len();
+        let p = |f: &'static str| {
+            let mut v = path.to_vec();
+            v.push(Seg::Key(f));
+            v
+        };
+        let min_people = zone.min_people.or(site.min_people).unwrap_or(d.min_people as i64);
+        if !(2..=1000).contains(&min_people) {
+            self.issue(&p("min_people"), format!("{min_people} is out of range: a group needs at least 2 people (default {})", d.min_people));
+        }
+        let link = zone.link_distance.or(site.link_distance).unwrap_or(d.link_distance as f64);
+        if !(link.is_finite() && link > 0.0 && link <= 100.0) {
+            self.issue(&p("link_distance"), format!("{link} is out of range: use a value in (0, 100] (body heights, or metres with calibration; default {})", d.link_distance));
+        }
+        let speed = zone.max_speed.or(site.max_speed).unwrap_or(d.max_speed as f64);
+        if !(speed.is_finite() && speed > 0.0) {
+            self.issue(&p("max_speed"), format!("{speed} is out of range: use a positive value (body heights per second; default {})", d.max_speed));
+        }
+        let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
+            let x = z.or(s).map(|s| s.0).unwrap_or(def);
+            if !(x.is_finite() && (0.0..=86400.0).contains(&x)) {
+                self.issue(&p(f), format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"));
+            }
+            x
+        };
+        let params = GatheringParams {
+            min_people: min_people.clamp(0, 1000) as usize,
+            link_distance: link as f32,
+            max_speed: speed as f32,
+            min_duration_s: dur("min_duration", zone.min_duration, site.min_duration, d.min_duration_s),
+            grace_s: dur("grace", zone.grace, site.grace, d.grace_s),
+            update_every_s: dur("update_every", zone.update_every, site.update_every, d.update_every_s),
+            clear_after_s: dur("clear_after", zone.clear_after, site.clear_after, d.clear_after_s),
+            cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s),
+        };
+        (self.issues.len() == before).then_some(params)
+    }
+
+    fn zones(&mut self, ci: usize, cam: &RawCamera, site_tz: Option<jiff::tz::TimeZone>, site_g: &RawGathering) -> Vec<ZoneConfig> {
+        let mut out = Vec::new();
+        let mut ids = HashSet::new();
+        for (zi, z) in cam.zones.iter().enumerate() {
+            let zp = |f: &'static str| [Seg::Key("camera"), Seg::Idx(ci), Seg::Key("zone"), Seg::Idx(zi), Seg::Key(f)];
+            let before = self.issues.len();
+            if !valid_name(&z.id) {
+                self.issue(&zp("id"), format!("{:?} is not a valid id: {NAME_RULE}", z.id));
+            } else if !ids.insert(z.id.clone()) {
+                self.issue(&zp("id"), format!("{:?} is used by another zone of this camera; zone ids must be unique per camera", z.id));
+            }
+            let mut pts = Vec::new();
+            let mut shape_ok = true;
+            for (pi, p) in z.polygon.iter().enumerate() {
+                if p.len() != 2 {
+                    let mut path = zp("polygon").to_vec();
+                    path.push(Seg::Idx(pi));
+                    self.issue(&path, format!("point {} has {} numbers: each point is [x, y] in 0..1 of the frame", pi + 1, p.len()));
+                    shape_ok = false;
+                } else {
+                    pts.push([p[0], p[1]]);
+                }
+            }
+            let polygon = if shape_ok {
+                match Polygon::new(pts) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        self.issue(&zp("polygon"), e);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            for r in &z.rules {
+                if r != "gathering" {
+                    self.issue(&zp("rules"), format!("unknown rule {r:?}: use \"gathering\""));
+                }
+            }
+            if z.rules.is_empty() {
+                self.issue(&zp("rules"), "is empty: list the rules for this zone, e.g. rules = [\"gathering\"]");
+            }
+            let tz = match &z.timezone {
+                Some(name) => self.timezone(&zp("timezone"), name),
+                None => site_tz.clone(),
+            };
+            let schedule_text = match &z.schedule {
+                ScheduleSpec::One(s) => vec![s.clone()],
+                ScheduleSpec::Many(v) => v.clone(),
+            };
+            let schedule = tz.and_then(|tz| match Schedule::parse(&schedule_text, tz) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    self.issue(&zp("schedule"), e);
+                    None
+                }
+            });
+            let gpath = zp("gathering");
+            let gathering = if z.rules.iter().any(|r| r == "gathering") {
+                self.gathering(&gpath, site_g, &z.gathering)
+            } else {
+                None
+            };
+            if self.issues.len() == before {
+                if let (Some(polygon), Some(schedule)) = (polygon, schedule) {
+                    out.push(ZoneConfig { id: z.id.clone(), polygon, schedule, schedule_text, gathering });
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,469 @@
+//! Detection stage: frame (BGR `Mat`) → `Vec<Detection>`.
+//!
+//! One ONNX Runtime session, a reused input tensor, a decoder per model family and
+//! class-wise NMS. Model problems (missing file, corrupt file, shapes that do not fit
+//! the declared family) are refused at load with a message that names the file and
+//! says what to do; they never surface as garbage boxes.
+
+pub mod nanodet;
+pub mod nms;
+pub mod preprocess;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ndarray::Array4;
+use opencv::core::Mat;
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::value::TensorRef;
+
+use crate::types::{Detection, ObjectClass};
+
+/// COCO-80 class names, index = label.
+pub const COCO_CLASSES: [&str; 80] = [
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
+    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush",
+];
+
+/// Which model labels wardwatch keeps, and as what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassMap {
+    entries: Vec<(u16, ObjectClass)>,
+}
+
+impl ClassMap {
+    pub fn new(entries: Vec<(u16, ObjectClass)>) -> Self {
+        Self { entries }
+    }
+    /// COCO: person → Person; bicycle, car, motorcycle, bus, truck → Vehicle.
+    pub fn coco_default() -> Self {
+        Self::new(vec![
+            (0, ObjectClass::Person),
+            (1, ObjectClass::Vehicle),
+            (2, ObjectClass::Vehicle),
+            (3, ObjectClass::Vehicle),
+            (5, ObjectClass::Vehicle),
+            (7, ObjectClass::Vehicle),
+        ])
+    }
+    pub fn entries(&self) -> &[(u16, ObjectClass)] {
+        &self.entries
+    }
+    pub fn class_of(&self, label: u16) -> Option<ObjectClass> {
+        self.entries.iter().find(|(l, _)| *l == label).map(|(_, c)| *c)
+    }
+}
+
+/// Thresholds applied after inference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeParams {
+    /// Minimum class score (default 0.35).
+    pub score_threshold: f32,
+    /// Class-wise NMS IoU (default 0.45).
+    pub nms_iou: f32,
+    /// At most this many detections per frame survive NMS (default 100).
+    pub max_detections: usize,
+}
+
+impl Default for DecodeParams {
+    fn default() -> Self {
+        Self { score_threshold: 0.35, nms_iou: 0.45, max_detections: 100 }
+    }
+}
+
+/// Supported model families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Nanodet,
+}
+
+/// Everything the detector needs, already validated by the config stage.
+#[derive(Debug, Clone)]
+pub struct DetectorSettings {
+    pub model_path: PathBuf,
+    pub family: Family,
+    /// Path of libonnxruntime.so; `None` → `ORT_DYLIB_PATH`.
+    pub runtime_library: Option<PathBuf>,
+    pub intra_threads: usize,
+    /// ORT intra-op spinning: faster alone, steals CPU from decoding on small boxes.
+    pub intra_spinning: bool,
+    pub decode: DecodeParams,
+    pub classes: ClassMap,
+    /// Per-channel mean and std, in the model's channel order (BGR for NanoDet).
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl DetectorSettings {
+    /// The shipped NanoDet-m 416 with its documented normalisation.
+    pub fn nanodet(model_path: impl Into<PathBuf>) -> Self {
+        Self {
+            model_path: model_path.into(),
+            family: Family::Nanodet,
+            runtime_library: None,
+            intra_threads: 2,
+            intra_spinning: false,
+            decode: DecodeParams::default(),
+            classes: ClassMap::coco_default(),
+            mean: [103.53, 116.28, 123.675],
+            std: [57.375, 57.12, 58.395],
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("ONNX Runtime library {path}: {reason}. Run `make setup` (it installs it into .venv), or set model.runtime_library / ORT_DYLIB_PATH to a libonnxruntime.so of version 1.17 or newer")]
+    Runtime { path: String, reason: String },
+    #[error("model file {path}: {reason}")]
+    Model { path: String, reason: String },
+    #[error("frame: {0}")]
+    Frame(String),
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// Wall time of each stage of the last `detect` call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub decode: Duration,
+}
+
+/// Where the family's outputs sit in the session's output list.
+#[derive(Debug, Clone)]
+struct LevelLayout {
+    stride: u32,
+    grid_w: usize,
+    grid_h: usize,
+    cls_output: usize,
+    reg_output: usize,
+}
+
+pub struct Detector {
+    session: Session,
+    settings: DetectorSettings,
+    input_w: usize,
+    input_h: usize,
+    num_classes: usize,
+    reg_max: usize,
+    levels: Vec<LevelLayout>,
+    input: Array4<f32>,
+    resized: Mat,
+    detections: Vec<Detection>,
+    times: StageTimes,
+    runtime_version: String,
+}
+
+static ORT_ENV: OnceLock<Result<(ort::environment::Environment, String, PathBuf), String>> = OnceLock::new();
+
+/// Load ONNX Runtime once per process (it is a process-global library).
+fn runtime(
+    lib: Option<&Path>,
+) -> Result<&'static (ort::environment::Environment, String, PathBuf), DetectError> {
+    let wanted: PathBuf = match lib {
+        Some(p) => p.to_path_buf(),
+        None => match std::env::var_os("ORT_DYLIB_PATH") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => {
+                return Err(DetectError::Runtime {
+                    path: "(none)".into(),
+                    reason: "no library configured and ORT_DYLIB_PATH is not set".into(),
+                })
+            }
+        },
+    };
+    if !wanted.is_file() {
+        return Err(DetectError::Runtime {
+            path: wanted.display().to_string(),
+            reason: "no such file".into(),
+        });
+    }
+    let res = ORT_ENV.get_or_init(|| {
+        let env = ort::init_from(&wanted)
+            .map_err(|e| format!("{}: cannot load ({e})", wanted.display()))?
+            .with_name("wardwatch")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| format!("{}: cannot create environment ({e})", wanted.display()))?;
+        let version = ort_version();
+        Ok((env, version, wanted.clone()))
+    });
+    match res {
+        Ok(r) => {
+            if r.2 != wanted {
+                tracing::warn!(
+                    loaded = %r.2.display(),
+                    requested = %wanted.display(),
+                    "ONNX Runtime is already loaded in this process; using the loaded library"
+                );
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            let (path, reason) = e.split_once(": ").unwrap_or((e.as_str(), "cannot load"));
+            Err(DetectError::Runtime { path: path.to_string(), reason: reason.to_string() })
+        }
+    }
+}
+
+fn ort_version() -> String {
+    let info = ort::info();
+    // "ORT Build Info: git-branch=rel-1.32.0, ..." → "1.32.0"
+    info.split("rel-")
+        .nth(1)
+        .and_then(|s| s.split([',', ' ']).next())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+impl Detector {
+    /// Load and validate a model. Runs one warm-up inference on a blank tensor to learn
+    /// the output shapes (the converted NanoDet declares them symbolically) and checks
+    /// they fit the declared family.
+    pub fn load(settings: DetectorSettings) -> Result<Self, DetectError> {
+        let path = settings.model_path.clone();
+        let pstr = path.display().to_string();
+        let model_err = |reason: String| DetectError::Model { path: pstr.clone(), reason };
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(model_err(
+                    "not found. Check model.path in the config (relative paths are relative to the working directory), or run `make setup`".into(),
+                ))
+            }
+            Err(e) => return Err(model_err(format!("cannot read ({e})"))),
+            Ok(m) if m.len() == 0 => return Err(model_err("is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh".into())),
+            Ok(_) => {}
+        }
+        let (env, version, _) = runtime(settings.runtime_library.as_deref())?;
+        let session = Session::builder(env)
+            .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
+            .and_then(|b| b.with_intra_threads(settings.intra_threads.max(1)).map_err(Into::into))
+            .and_then(|b| b.with_inter_threads(1).map_err(Into::into))
+            .and_then(|b| b.with_intra_op_spinning(settings.intra_spinning).map_err(Into::into))
+            .and_then(|mut b| b.commit_from_file(&path))
+            .map_err(|e| {
+                model_err(format!(
+                    "ONNX Runtime cannot load it ({}). The file is probably truncated or not an ONNX model: restore it with `git checkout models/` or rebuild it with models/convert.sh",
+                    first_line(&e.to_string())
+                ))
+            })?;
+
+        // Input: one float tensor [1, 3, H, W].
+        if session.inputs().len() != 1 {
+            return Err(model_err(format!(
+                "has {} inputs; family nanodet expects exactly one image input [1,3,H,W]",
+                session.inputs().len()
+            )));
+        }
+        let in_shape: Vec<i64> = session.inputs()[0]
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        let (input_h, input_w) = match in_shape.as_slice() {
+            [1 | -1, 3, h, w] if *h > 0 && *w > 0 => (*h as usize, *w as usize),
+            other => {
+                return Err(model_err(format!(
+                    "input shape {other:?} does not fit family nanodet, which expects [1,3,H,W] with fixed H and W"
+                )))
+            }
+        };
+
+        let mut det = Detector {
+            session,
+            settings,
+            input_w,
+            input_h,
+            num_classes: 0,
+            reg_max: 0,
+            levels: Vec::new(),
+            input: Array4::zeros((1, 3, input_h, input_w)),
+            resized: Mat::default(),
+            detections: Vec::with_capacity(256),
+            times: StageTimes::default(),
+            runtime_version: version.clone(),
+        };
+        det.learn_layout().map_err(model_err)?;
+        Ok(det)
+    }
+
+    /// Run once on zeros and map outputs to (stride, cls, reg) levels.
+    fn learn_layout(&mut self) -> Result<(), String> {
+        let shapes: Vec<Vec<i64>> = {
+            let outputs = self
+                .session
+                .run(ort::inputs![TensorRef::from_array_view(&self.input).map_err(|e| e.to_string())?])
+                .map_err(|e| format!("warm-up inference failed ({})", first_line(&e.to_string())))?;
+            outputs
+                .values()
+                .map(|v| v.shape().to_vec())
+                .collect()
+        };
+        let mut levels = Vec::new();
+        let mut num_classes = None;
+        let mut reg_width = None;
+        for stride in [8u32, 16, 32] {
+            let gw = self.input_w.div_ceil(stride as usize);
+            let gh = self.input_h.div_ceil(stride as usize);
+            let n = (gw * gh) as i64;
+            let with_n: Vec<(usize, i64)> = shapes
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.len() == 3 && s[0] == 1 && s[1] == n)
+                .map(|(i, s)| (i, s[2]))
+                .collect();
+            if with_n.len() != 2 {
+                return Err(format!(
+                    "outputs {shapes:?} do not fit family nanodet: expected a [1,{n},classes] score and a [1,{n},4*(reg_max+1)] box output for stride {stride} of a {}x{} input",
+                    self.input_w, self.input_h
+                ));
+            }
+            // The box output's width is a multiple of 4; with 80 classes and reg_max 10 they are 80 and 44.
+            let (cls, reg) = if with_n[0].1 % 4 == 0 && with_n[1].1 % 4 != 0 {
+                (with_n[1], with_n[0])
+            } else if with_n[1].1 % 4 == 0 && with_n[0].1 % 4 != 0 {
+                (with_n[0], with_n[1])
+            } else if with_n[0].1 > with_n[1].1 {
+                (with_n[0], with_n[1])
+            } else {
+                (with_n[1], with_n[0])
+            };
+            if reg.1 % 4 != 0 || reg.1 < 8 {
+                return Err(format!(
+                    "output {} has shape [1,{n},{}]: not a box distribution (4 sides × bins)",
+                    reg.0, reg.1
+                ));
+            }
+            if *num_classes.get_or_insert(cls.1) != cls.1 || *reg_width.get_or_insert(reg.1) != reg.1 {
+                return Err(format!("outputs {shapes:?} disagree between strides on classes or bins"));
+            }
+            levels.push(LevelLayout { stride, grid_w: gw, grid_h: gh, cls_output: cls.0, reg_output: reg.0 });
+        }
+        let nc = num_classes.unwrap_or(0) as usize;
+        if let Some(&(max_label, _)) = self.settings.classes.entries().iter().max_by_key(|(l, _)| *l) {
+            if max_label as usize >= nc {
+                return Err(format!(
+                    "has {nc} classes but the class map uses label {max_label}"
+                ));
+            }
+        }
+        self.num_classes = nc;
+        self.reg_max = (reg_width.unwrap_or(4) / 4 - 1) as usize;
+        self.levels = levels;
+        Ok(())
+    }
+
+    /// Detect objects in a BGR 8-bit frame. Boxes are in frame pixels.
+    pub fn detect(&mut self, frame: &Mat) -> Result<&[Detection], DetectError> {
+        let t0 = Instant::now();
+        let (fw, fh) = preprocess::to_tensor(
+            frame,
+            &mut self.resized,
+            self.input.as_slice_mut().expect("input tensor is contiguous"),
+            self.input_w,
+            self.input_h,
+            self.settings.mean,
+            self.settings.std,
+        )
+        .map_err(DetectError::Frame)?;
+        let t1 = Instant::now();
+        let scale = (fw as f32 / self.input_w as f32, fh as f32 / self.input_h as f32);
+        let tensor = TensorRef::from_array_view(&self.input)
+            .map_err(|e| DetectError::Inference(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
+        let t2 = Instant::now();
+        let mut slices = Vec::with_capacity(self.levels.len());
+        for lv in &self.levels {
+            let cls = outputs[lv.cls_output]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| DetectError::Inference(e.to_string()))?
+                .1;
+            let reg = outputs[lv.reg_output]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| DetectError::Inference(e.to_string()))?
+                .1;
+            slices.push(nanodet::Level { stride: lv.stride, grid_w: lv.grid_w, grid_h: lv.grid_h, cls, reg });
+        }
+        self.detections.clear();
+        nanodet::decode(
+            &slices,
+            self.num_classes,
+            self.reg_max,
+            &self.settings.decode,
+            &self.settings.classes,
+            scale,
+            &mut self.detections,
+        );
+        drop(slices);
+        drop(outputs);
+        nms::nms_in_place(&mut self.detections, self.settings.decode.nms_iou, self.settings.decode.max_detections);
+        let t3 = Instant::now();
+        self.times = StageTimes { preprocess: t1 - t0, inference: t2 - t1, decode: t3 - t2 };
+        Ok(&self.detections)
+    }
+
+    /// Run inference only on the tensor prepared by the last `detect`/`preprocess` (benchmarks).
+    pub fn infer_only(&mut self) -> Result<Duration, DetectError> {
+        let t = Instant::now();
+        let tensor = TensorRef::from_array_view(&self.input)
+            .map_err(|e| DetectError::Inference(e.to_string()))?;
+        let _ = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
+        Ok(t.elapsed())
+    }
+
+    /// Preprocess only (benchmarks).
+    pub fn preprocess(&mut self, frame: &Mat) -> Result<(), DetectError> {
+        preprocess::to_tensor(
+            frame,
+            &mut self.resized,
+            self.input.as_slice_mut().expect("input tensor is contiguous"),
+            self.input_w,
+            self.input_h,
+            self.settings.mean,
+            self.settings.std,
+        )
+        .map(|_| ())
+        .map_err(DetectError::Frame)
+    }
+
+    pub fn last_times(&self) -> StageTimes {
+        self.times
+    }
+    pub fn input_size(&self) -> (usize, usize) {
+        (self.input_w, self.input_h)
+    }
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+    pub fn runtime_version(&self) -> &str {
+        &self.runtime_version
+    }
+    pub fn settings(&self) -> &DetectorSettings {
+        &self.settings
+    }
+    /// Human-readable class name for a label.
+    pub fn label_name(label: u16) -> &'static str {
+        COCO_CLASSES.get(label as usize).copied().unwrap_or("object")
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}

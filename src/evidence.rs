@@ -1,0 +1,188 @@
+//! Evidence snapshots: the frame that raised or updated an alert, annotated with the
+//! zone, every tracked box with its id, the group hull, the camera and the local time,
+//! saved as JPEG. Disk use is bounded by file count, total bytes and age.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use opencv::core::{Mat, Point, Rect, Scalar, Vector};
+use opencv::prelude::*;
+use opencv::{imgcodecs, imgproc};
+use sha2::{Digest, Sha256};
+
+use crate::config::EvidenceConfig;
+use crate::event::Snapshot;
+use crate::types::{ObjectClass, Track};
+use crate::zone::Polygon;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence dir {dir}: {reason}. Check evidence.dir in the config and that the directory is writable")]
+    Dir { dir: String, reason: String },
+    #[error("snapshot {path}: {reason}")]
+    Write { path: String, reason: String },
+    #[error("drawing the snapshot failed: {0}")]
+    Draw(String),
+}
+
+/// What to draw on a snapshot.
+pub struct Annotation<'a> {
+    pub camera: &'a str,
+    pub zone_id: &'a str,
+    pub zone: &'a Polygon,
+    pub tracks: &'a [Track],
+    /// Track ids of the alert's members (drawn red).
+    pub members: &'a [u64],
+    /// Group hull or vehicle path, pixels.
+    pub outline: &'a [(f32, f32)],
+    /// Header line, e.g. "GATHERING START 4 people".
+    pub title: &'a str,
+    /// Site-local time text.
+    pub local_time: &'a str,
+}
+
+pub struct EvidenceStore {
+    cfg: EvidenceConfig,
+    canvas: Mat,
+    jpeg: Vector<u8>,
+    params: Vector<i32>,
+    /// (path, bytes, modified unix seconds), oldest first.
+    files: VecDeque<(PathBuf, u64, i64)>,
+    total_bytes: u64,
+}
+
+impl EvidenceStore {
+    /// Open (and create) the evidence directory and index what is already there.
+    pub fn open(cfg: EvidenceConfig) -> Result<Self, EvidenceError> {
+        let dir_err = |reason: String| EvidenceError::Dir { dir: cfg.dir.display().to_string(), reason };
+        std::fs::create_dir_all(&cfg.dir).map_err(|e| dir_err(format!("cannot create ({e})")))?;
+        let mut files = Vec::new();
+        index_dir(&cfg.dir, &mut files).map_err(|e| dir_err(format!("cannot list ({e})")))?;
+        files.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+        let total_bytes = files.iter().map(|f| f.1).sum();
+        let params = Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]);
+        Ok(Self { cfg, canvas: Mat::default(), jpeg: Vector::new(), params, files: files.into(), total_bytes })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.cfg.dir
+    }
+
+    /// Annotate `frame` and write it as `<dir>/<camera>/<name>.jpg`. Returns the snapshot
+    /// reference and the JPEG bytes (for the retained MQTT snapshot topic).
+    pub fn save(&mut self, frame: &Mat, ann: &Annotation<'_>, name: &str, now_unix: i64) -> Result<(Snapshot, Vec<u8>), EvidenceError> {
+        frame.copy_to(&mut self.canvas).map_err(|e| EvidenceError::Draw(e.to_string()))?;
+        draw(&mut self.canvas, ann).map_err(|e| EvidenceError::Draw(e.to_string()))?;
+        self.jpeg.clear();
+        imgcodecs::imencode(".jpg", &self.canvas, &mut self.jpeg, &self.params)
+            .map_err(|e| EvidenceError::Draw(format!("JPEG encoding failed: {e}")))?;
+        let bytes = self.jpeg.as_slice().to_vec();
+        let dir = self.cfg.dir.join(sanitize(ann.camera));
+        let path = dir.join(format!("{}.jpg", sanitize(name)));
+        let werr = |reason: String| EvidenceError::Write { path: path.display().to_string(), reason };
+        std::fs::create_dir_all(&dir).map_err(|e| werr(format!("cannot create directory ({e})")))?;
+        let tmp = path.with_extension("jpg.tmp");
+        std::fs::write(&tmp, &bytes).map_err(|e| werr(format!("cannot write ({e}); is the disk full?")))?;
+        std::fs::rename(&tmp, &path).map_err(|e| werr(format!("cannot rename ({e})")))?;
+        let sha = Sha256::digest(&bytes);
+        let snapshot = Snapshot { path: path.display().to_string(), sha256: hex(&sha), bytes: bytes.len() as u64 };
+        self.files.push_back((path, bytes.len() as u64, now_unix));
+        self.total_bytes += bytes.len() as u64;
+        self.prune(now_unix);
+        Ok((snapshot, bytes))
+    }
+
+    /// Delete the oldest snapshots beyond the count, byte and age limits.
+    pub fn prune(&mut self, now_unix: i64) {
+        while let Some((path, bytes, mtime)) = self.files.front().cloned() {
+            let too_many = self.files.len() > self.cfg.max_files;
+            let too_big = self.total_bytes > self.cfg.max_bytes;
+            let too_old = (now_unix - mtime) as f64 > self.cfg.max_age_s;
+            if !(too_many || too_big || too_old) {
+                break;
+            }
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot delete old snapshot");
+                }
+            }
+            self.files.pop_front();
+            self.total_bytes = self.total_bytes.saturating_sub(bytes);
+        }
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+}
+
+fn index_dir(dir: &Path, out: &mut Vec<(PathBuf, u64, i64)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            index_dir(&entry.path(), out)?;
+        } else if entry.path().extension().is_some_and(|e| e == "jpg") {
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            out.push((entry.path(), meta.len(), mtime));
+        }
+    }
+    Ok(())
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Draw zone, boxes, ids, outline and the header on `img` (BGR).
+pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
+    let (w, h) = (img.cols(), img.rows());
+    let yellow = Scalar::new(0.0, 220.0, 255.0, 0.0);
+    let red = Scalar::new(40.0, 40.0, 255.0, 0.0);
+    let green = Scalar::new(80.0, 200.0, 80.0, 0.0);
+    let cyan = Scalar::new(220.0, 200.0, 0.0, 0.0);
+    let white = Scalar::new(255.0, 255.0, 255.0, 0.0);
+    let black = Scalar::new(0.0, 0.0, 0.0, 0.0);
+
+    let zone: Vector<Point> = ann.zone.to_pixels(w as u32, h as u32).into_iter().map(|(x, y)| Point::new(x, y)).collect();
+    let zones: Vector<Vector<Point>> = Vector::from_iter([zone]);
+    imgproc::polylines(img, &zones, true, yellow, 2, imgproc::LINE_AA, 0)?;
+
+    for t in ann.tracks.iter().filter(|t| t.confirmed) {
+        let member = ann.members.contains(&t.id);
+        let color = if member { red } else if t.class == ObjectClass::Vehicle { cyan } else { green };
+        let b = t.bbox;
+        let r = Rect::new(b.x1.round() as i32, b.y1.round() as i32, b.width().round().max(1.0) as i32, b.height().round().max(1.0) as i32);
+        imgproc::rectangle(img, r, color, if member { 2 } else { 1 }, imgproc::LINE_8, 0)?;
+        label(img, &format!("#{}", t.id), Point::new(r.x, (r.y - 4).max(12)), color, 0.45)?;
+    }
+
+    if ann.outline.len() >= 2 {
+        let pts: Vector<Point> = ann.outline.iter().map(|&(x, y)| Point::new(x.round() as i32, y.round() as i32)).collect();
+        let all: Vector<Vector<Point>> = Vector::from_iter([pts]);
+        imgproc::polylines(img, &all, true, red, 2, imgproc::LINE_AA, 0)?;
+    }
+
+    // Header bar.
+    imgproc::rectangle(img, Rect::new(0, 0, w, 26), black, imgproc::FILLED, imgproc::LINE_8, 0)?;
+    let header = format!("{} | zone {} | {} | {}", ann.camera, ann.zone_id, ann.local_time, ann.title);
+    imgproc::put_text(img, &header, Point::new(6, 18), imgproc::FONT_HERSHEY_SIMPLEX, 0.5, white, 1, imgproc::LINE_AA, false)?;
+    Ok(())
+}
+
+fn label(img: &mut Mat, text: &str, org: Point, color: Scalar, scale: f64) -> opencv::Result<()> {
+    imgproc::put_text(img, text, org, imgproc::FONT_HERSHEY_SIMPLEX, scale, Scalar::new(0.0, 0.0, 0.0, 0.0), 3, imgproc::LINE_AA, false)?;
+    imgproc::put_text(img, text, org, imgproc::FONT_HERSHEY_SIMPLEX, scale, color, 1, imgproc::LINE_AA, false)
+}

@@ -1,0 +1,127 @@
+//! Per-camera analytics chain: detections → tracker → zone membership → rules →
+//! debouncer → incident events. Plain data in and out; no I/O, no clocks.
+
+use jiff::Timestamp;
+
+use crate::config::{CameraConfig, ZoneConfig};
+use crate::debounce::{DebounceParams, Debouncer, IncidentEvent};
+use crate::rules::gathering::{GatheringParams, GatheringRule};
+use crate::rules::RuleKind;
+use crate::track::{Tracker, TrackerConfig};
+use crate::types::{Detection, ObjectClass, Track};
+
+/// An incident event and the zone it belongs to.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub zone_index: usize,
+    pub incident: IncidentEvent,
+}
+
+struct ZoneRuntime {
+    cfg: ZoneConfig,
+    gathering: Option<(GatheringRule, Debouncer)>,
+    /// Confirmed persons whose foot point is inside the zone (reused buffer).
+    members: Vec<Track>,
+}
+
+pub struct CameraPipeline {
+    camera_id: String,
+    tracker: Tracker,
+    zones: Vec<ZoneRuntime>,
+    frame_size: (u32, u32),
+}
+
+fn debounce_params(p: &GatheringParams) -> DebounceParams {
+    DebounceParams {
+        min_duration_s: p.min_duration_s,
+        grace_s: p.grace_s,
+        update_every_s: p.update_every_s,
+        clear_after_s: p.clear_after_s,
+        cooldown_s: p.cooldown_s,
+    }
+}
+
+impl CameraPipeline {
+    pub fn new(camera: &CameraConfig, tracker: TrackerConfig) -> Self {
+        let zones = camera
+            .zones
+            .iter()
+            .map(|z| ZoneRuntime {
+                cfg: z.clone(),
+                gathering: z.gathering.map(|p| {
+                    (GatheringRule::new(p), Debouncer::new(&z.id, RuleKind::Gathering, debounce_params(&p)))
+                }),
+                members: Vec::new(),
+            })
+            .collect();
+        Self { camera_id: camera.id.clone(), tracker: Tracker::new(tracker), zones, frame_size: (0, 0) }
+    }
+
+    pub fn camera_id(&self) -> &str {
+        &self.camera_id
+    }
+
+    /// Analyse one frame's detections taken at `ts`.
+    pub fn step(&mut self, ts: Timestamp, frame_size: (u32, u32), detections: &[Detection]) -> Vec<Alert> {
+        self.frame_size = frame_size;
+        let tracks = self.tracker.update(ts, detections);
+        let mut alerts = Vec::new();
+        for (zi, zone) in self.zones.iter_mut().enumerate() {
+            zone.members.clear();
+            zone.members.extend(
+                tracks
+                    .iter()
+                    .filter(|t| t.confirmed && t.class == ObjectClass::Person)
+                    .filter(|t| zone.cfg.polygon.contains_px(t.bbox.bottom_center(), frame_size.0, frame_size.1))
+                    .cloned(),
+            );
+            let open = zone.cfg.schedule.is_active(ts);
+            if let Some((rule, debouncer)) = &mut zone.gathering {
+                let obs = if open { rule.observe(ts, &zone.members, None) } else { Vec::new() };
+                for incident in debouncer.step(ts, open, &obs) {
+                    alerts.push(Alert { zone_index: zi, incident });
+                }
+            }
+        }
+        alerts
+    }
+
+    /// End every active incident (end of a replay, shutdown, config reload).
+    pub fn finish(&mut self, ts: Timestamp, reason: &str) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        for (zi, zone) in self.zones.iter_mut().enumerate() {
+            if let Some((_, debouncer)) = &mut zone.gathering {
+                for incident in debouncer.finish(ts, reason) {
+                    alerts.push(Alert { zone_index: zi, incident });
+                }
+            }
+        }
+        alerts
+    }
+
+    /// Tracks after the last `step`.
+    pub fn tracks(&self) -> &[Track] {
+        self.tracker.tracks()
+    }
+
+    pub fn zone(&self, index: usize) -> &ZoneConfig {
+        &self.zones[index].cfg
+    }
+
+    /// Confirmed people inside each zone after the last step: (zone id, count).
+    pub fn zone_counts(&self) -> Vec<(String, usize)> {
+        self.zones.iter().map(|z| (z.cfg.id.clone(), z.members.len())).collect()
+    }
+
+    pub fn active_incidents(&self) -> usize {
+        self.zones
+            .iter()
+            .filter_map(|z| z.gathering.as_ref())
+            .map(|(_, d)| d.active_count())
+            .sum()
+    }
+
+    pub fn frame_size(&self) -> (u32, u32) {
+        self.frame_size
+    }
+}

@@ -1,0 +1,56 @@
+//! Sinks: MQTT delivery through a durable on-disk outbox.
+
+pub mod mqtt;
+pub mod outbox;
+
+use crate::event::Event;
+use outbox::{Outbox, OutboxError};
+
+/// Topic layout (docs/events.md):
+/// `<prefix>/<site>/<camera>/events`, `…/state`, `…/snapshot`, `<prefix>/<site>/status`.
+#[derive(Clone)]
+pub struct Publisher {
+    outbox: Outbox,
+    prefix: String,
+    site: String,
+}
+
+impl Publisher {
+    pub fn new(outbox: Outbox, prefix: &str, site: &str) -> Self {
+        Self { outbox, prefix: prefix.to_string(), site: site.to_string() }
+    }
+
+    pub fn events_topic(&self, camera: &str) -> String {
+        format!("{}/{}/{}/events", self.prefix, self.site, camera)
+    }
+    pub fn state_topic(&self, camera: &str) -> String {
+        format!("{}/{}/{}/state", self.prefix, self.site, camera)
+    }
+    pub fn snapshot_topic(&self, camera: &str) -> String {
+        format!("{}/{}/{}/snapshot", self.prefix, self.site, camera)
+    }
+    pub fn status_topic(prefix: &str, site: &str) -> String {
+        format!("{prefix}/{site}/status")
+    }
+
+    /// Queue an event (QoS 1, not retained, never dropped).
+    pub fn event(&self, ev: &Event) -> Result<(), OutboxError> {
+        let payload = serde_json::to_vec(ev).expect("events serialise");
+        self.outbox.enqueue(&self.events_topic(&ev.camera), &payload, false, false).map(|_| ())
+    }
+
+    /// Queue the camera's retained state document (droppable: a newer one supersedes it).
+    pub fn state(&self, camera: &str, state: &serde_json::Value) -> Result<(), OutboxError> {
+        let payload = serde_json::to_vec(state).expect("state serialises");
+        self.outbox.enqueue(&self.state_topic(camera), &payload, true, true).map(|_| ())
+    }
+
+    /// Queue the latest alert snapshot, retained (droppable).
+    pub fn snapshot(&self, camera: &str, jpeg: &[u8]) -> Result<(), OutboxError> {
+        self.outbox.enqueue(&self.snapshot_topic(camera), jpeg, true, true).map(|_| ())
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+}

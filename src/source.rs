@@ -1,0 +1,307 @@
+//! Frame sources: OpenCV `VideoCapture` over files, RTSP/HTTP streams and V4L2 devices.
+//!
+//! A source stamps each frame with a timestamp: for files, the media timestamp plus a
+//! start instant (so a replay can pretend it is 23:00); for live streams, the wall clock
+//! at capture. Frames are read into a caller-owned, reused `Mat`.
+
+use std::path::{Path, PathBuf};
+
+use jiff::{SignedDuration, Timestamp};
+use opencv::core::Mat;
+use opencv::prelude::*;
+use opencv::videoio::{self, VideoCapture};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("video {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("video {path}: read failed at frame {frame}: {reason}")]
+    Read { path: String, frame: u64, reason: String },
+}
+
+/// One decoded frame. `image` is reused between reads.
+pub struct Frame {
+    /// 0-based index of the frame in the source (every decoded frame counts).
+    pub index: u64,
+    pub ts: Timestamp,
+    pub image: Mat,
+}
+
+impl Default for Frame {
+    fn default() -> Self {
+        Self { index: 0, ts: Timestamp::UNIX_EPOCH, image: Mat::default() }
+    }
+}
+
+/// A video file replayed as fast as it decodes, deterministically.
+pub struct FileSource {
+    cap: VideoCapture,
+    path: PathBuf,
+    fps: f64,
+    frame_count: Option<u64>,
+    start: Timestamp,
+    next_index: u64,
+    size: (u32, u32),
+}
+
+impl FileSource {
+    /// Open `path`. `fps_override` replaces the container's frame rate when given.
+    pub fn open(path: &Path, start: Timestamp, fps_override: Option<f64>) -> Result<Self, SourceError> {
+        let p = path.display().to_string();
+        let open_err = |reason: String| SourceError::Open { path: p.clone(), reason };
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(open_err("no such file (for the demo clip run `make setup`)".into()))
+            }
+            Err(e) => return Err(open_err(format!("cannot read ({e})"))),
+            Ok(m) if m.is_dir() => return Err(open_err("is a directory, expected a video file".into())),
+            Ok(_) => {}
+        }
+        let cap = VideoCapture::from_file(&p, videoio::CAP_FFMPEG)
+            .ok()
+            .filter(|c| c.is_opened().unwrap_or(false))
+            .or_else(|| {
+                VideoCapture::from_file(&p, videoio::CAP_ANY)
+                    .ok()
+                    .filter(|c| c.is_opened().unwrap_or(false))
+            })
+            .ok_or_else(|| {
+                open_err("OpenCV cannot decode it (not a video, truncated, or an unsupported codec)".into())
+            })?;
+        let fps_prop = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
+        let fps = match fps_override {
+            Some(f) => f,
+            None if fps_prop.is_finite() && fps_prop > 0.5 && fps_prop < 1000.0 => fps_prop,
+            None => {
+                return Err(open_err(format!(
+                    "the container reports no usable frame rate ({fps_prop}); pass --fps"
+                )))
+            }
+        };
+        let n = cap.get(videoio::CAP_PROP_FRAME_COUNT).unwrap_or(0.0);
+        let w = cap.get(videoio::CAP_PROP_FRAME_WIDTH).unwrap_or(0.0) as u32;
+        let h = cap.get(videoio::CAP_PROP_FRAME_HEIGHT).unwrap_or(0.0) as u32;
+        Ok(Self {
+            cap,
+            path: path.to_path_buf(),
+            fps,
+            frame_count: (n >= 1.0).then_some(n as u64),
+            start,
+            next_index: 0,
+            size: (w, h),
+        })
+    }
+
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+    pub fn frame_count(&self) -> Option<u64> {
+        self.frame_count
+    }
+    pub fn frame_size(&self) -> (u32, u32) {
+        self.size
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read the next frame into `frame`. Returns `Ok(false)` at the end of the file.
+    /// Frame times are `start + index / fps`: container timestamps of some AVI files
+    /// are unreliable, and a constant rate keeps replays deterministic.
+    pub fn read(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
+        let ok = self.cap.read(&mut frame.image).map_err(|e| SourceError::Read {
+            path: self.path.display().to_string(),
+            frame: self.next_index,
+            reason: e.to_string(),
+        })?;
+        if !ok || frame.image.empty() {
+            return Ok(false);
+        }
+        frame.index = self.next_index;
+        frame.ts = self.time_of(self.next_index);
+        self.next_index += 1;
+        Ok(true)
+    }
+
+    /// Number of frames read so far.
+    pub fn frames_read(&self) -> u64 {
+        self.next_index
+    }
+
+    pub fn time_of(&self, index: u64) -> Timestamp {
+        let nanos = (index as f64 / self.fps * 1e9).round() as i64;
+        self.start
+            .checked_add(SignedDuration::from_nanos(nanos))
+            .unwrap_or(self.start)
+    }
+}
+
+/// Decides which frames get analysed, from their timestamps: at most `detect_fps`
+/// per second, deterministic for a given frame sequence.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    interval: SignedDuration,
+    next_due: Option<Timestamp>,
+}
+
+impl Sampler {
+    /// `detect_fps <= 0` (or non-finite) means every frame.
+    pub fn new(detect_fps: f64) -> Self {
+        let interval = if detect_fps.is_finite() && detect_fps > 0.0 {
+            SignedDuration::from_secs_f64(1.0 / detect_fps)
+        } else {
+            SignedDuration::ZERO
+        };
+        Self { interval, next_due: None }
+    }
+
+    /// True when the frame at `ts` should be analysed.
+    pub fn take(&mut self, ts: Timestamp) -> bool {
+        // Half a millisecond of slack so that 10 fps sampled at 5 fps takes every other frame.
+        let slack = SignedDuration::from_micros(500);
+        match self.next_due {
+            Some(due) if ts + slack < due => false,
+            Some(due) => {
+                let mut next = due + self.interval;
+                if next <= ts {
+                    next = ts + self.interval; // fell behind (gap in the stream): re-anchor
+                }
+                self.next_due = Some(next);
+                true
+            }
+            None => {
+                self.next_due = Some(ts + self.interval);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampler_halves_10fps_to_5fps() {
+        let mut s = Sampler::new(5.0);
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        let taken: Vec<bool> = (0..10)
+            .map(|i| s.take(t0 + SignedDuration::from_millis(i * 100)))
+            .collect();
+        assert_eq!(taken, vec![true, false, true, false, true, false, true, false, true, false]);
+    }
+
+    #[test]
+    fn sampler_zero_takes_all() {
+        let mut s = Sampler::new(0.0);
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        assert!((0..5).all(|i| s.take(t0 + SignedDuration::from_millis(i))));
+    }
+
+    #[test]
+    fn sampler_7fps_to_5fps_is_even() {
+        let mut s = Sampler::new(5.0);
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        let n = (0..70)
+            .filter(|&i| s.take(t0 + SignedDuration::from_secs_f64(i as f64 / 7.0)))
+            .count();
+        assert!((45..=52).contains(&n), "took {n} of 70 frames at 7 fps for 5 fps");
+    }
+}
+
+/// A live camera (RTSP/HTTP/V4L2) or a file played in real time (looping), for `wardwatch run`.
+/// Frames are stamped with the wall clock at capture. On failure the caller reconnects.
+pub struct LiveSource {
+    url: String,
+    cap: Option<VideoCapture>,
+    is_file: bool,
+    pace: Option<std::time::Duration>,
+    next_due: Option<std::time::Instant>,
+    index: u64,
+}
+
+impl LiveSource {
+    pub fn new(url: &str) -> Self {
+        let is_file = !url.contains("://") && !url.starts_with("/dev/");
+        Self { url: url.to_string(), cap: None, is_file, pace: None, next_due: None, index: 0 }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.cap.is_some()
+    }
+
+    /// (Re)open the stream. Network streams get 10 s open and read timeouts.
+    pub fn open(&mut self) -> Result<(), SourceError> {
+        self.cap = None;
+        let err = |reason: String| SourceError::Open { path: redact(&self.url), reason };
+        let cap = if let Some(dev) = self.url.strip_prefix("/dev/video") {
+            let n: i32 = dev.parse().map_err(|_| err("expected /dev/videoN".into()))?;
+            VideoCapture::new(n, videoio::CAP_V4L2).map_err(|e| err(e.to_string()))?
+        } else if self.is_file {
+            if !Path::new(&self.url).is_file() {
+                return Err(err("no such file".into()));
+            }
+            VideoCapture::from_file(&self.url, videoio::CAP_ANY).map_err(|e| err(e.to_string()))?
+        } else {
+            let params = opencv::core::Vector::<i32>::from_slice(&[
+                videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
+                10_000,
+                videoio::CAP_PROP_READ_TIMEOUT_MSEC,
+                10_000,
+            ]);
+            VideoCapture::from_file_with_params(&self.url, videoio::CAP_FFMPEG, &params)
+                .map_err(|e| err(e.to_string()))?
+        };
+        if !cap.is_opened().unwrap_or(false) {
+            return Err(err("cannot be opened (unreachable, wrong URL or credentials, or unsupported codec)".into()));
+        }
+        let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
+        self.pace = (self.is_file && fps.is_finite() && fps > 0.5 && fps < 1000.0)
+            .then(|| std::time::Duration::from_secs_f64(1.0 / fps));
+        self.next_due = None;
+        self.cap = Some(cap);
+        Ok(())
+    }
+
+    /// Read the next frame. `Ok(false)` means the stream ended or stalled: reconnect.
+    pub fn read(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
+        let Some(cap) = self.cap.as_mut() else { return Ok(false) };
+        if let Some(pace) = self.pace {
+            let now = std::time::Instant::now();
+            let due = self.next_due.unwrap_or(now);
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            self.next_due = Some(due.max(now) + pace);
+        }
+        let ok = cap.read(&mut frame.image).map_err(|e| SourceError::Read {
+            path: redact(&self.url),
+            frame: self.index,
+            reason: e.to_string(),
+        })?;
+        if !ok || frame.image.empty() {
+            self.cap = None;
+            return Ok(false);
+        }
+        frame.index = self.index;
+        frame.ts = Timestamp::now();
+        self.index += 1;
+        Ok(true)
+    }
+}
+
+/// Hide credentials in URLs before they reach logs: rtsp://user:pass@host → rtsp://user:***@host.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((cred, host)) = rest.split_once('@') {
+            if let Some((user, _)) = cred.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
