@@ -250,7 +250,7 @@ impl Debouncer {
         let p = self.p;
         let by_key: BTreeMap<u64, &Observation> = obs.iter().map(|o| (o.key, o)).collect();
         for (&key, o) in &by_key {
-            if o.active || self.candidates.contains_key(&key) {
+            if o.active {
                 self.candidates.entry(key).or_default();
             }
         }
@@ -396,7 +396,10 @@ fn update_reason(
             _ => inc.pending = Some((people, ts)),
         }
         let stable_s = p.grace_s.max(MIN_COUNT_STABLE_S);
-        if inc.pending.is_some_and(|(_, since)| secs(ts, since) >= stable_s) {
+        if inc
+            .pending
+            .is_some_and(|(_, since)| secs(ts, since) >= stable_s)
+        {
             return Some(UPDATE_COUNT_CHANGED);
         }
     }
@@ -418,7 +421,12 @@ fn event(
     update_reason: Option<&str>,
 ) -> IncidentEvent {
     let (people, track_ids, hull, measures) = match snap {
-        Some(s) => (s.people, s.track_ids.clone(), s.hull.clone(), s.measures.clone()),
+        Some(s) => (
+            s.people,
+            s.track_ids.clone(),
+            s.hull.clone(),
+            s.measures.clone(),
+        ),
         None => (0, Vec::new(), Vec::new(), Measures::new()),
     };
     inc.peak = inc.peak.max(people);
@@ -450,4 +458,308 @@ fn event(
 /// `a - b` in seconds.
 pub(crate) fn secs(a: Timestamp, b: Timestamp) -> f64 {
     a.duration_since(b).as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+
+    fn at(s: f64) -> Timestamp {
+        let t0: Timestamp = "2026-11-26T16:00:00Z".parse().unwrap();
+        t0 + SignedDuration::from_millis((s * 1000.0).round() as i64)
+    }
+
+    fn ob(key: u64, active: bool, people: usize) -> Observation {
+        Observation {
+            rule: RuleKind::Gathering,
+            key,
+            active,
+            people,
+            track_ids: (1..=people as u64).collect(),
+            hull: vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)],
+            measures: Measures::new(),
+        }
+    }
+
+    /// Steps at 5 fps over [from, to); `f(t)` gives the observations.
+    fn run(
+        d: &mut Debouncer,
+        from: f64,
+        to: f64,
+        f: impl Fn(f64) -> Vec<Observation>,
+    ) -> Vec<(Phase, f64, usize, Option<String>)> {
+        let mut out = Vec::new();
+        let mut k = (from * 5.0).round() as i64;
+        while (k as f64) / 5.0 < to - 1e-9 {
+            let t = k as f64 / 5.0;
+            for e in d.step(at(t), true, &f(t)) {
+                let why = e.reason.clone().or(e.update_reason.clone());
+                out.push((e.phase, t, e.people, why));
+            }
+            k += 1;
+        }
+        out
+    }
+
+    fn deb() -> Debouncer {
+        Debouncer::new("gate", RuleKind::Gathering, DebounceParams::default())
+    }
+
+    fn s(x: &str) -> Option<String> {
+        Some(x.to_string())
+    }
+
+    #[test]
+    fn start_after_min_duration_then_clear() {
+        let mut d = deb();
+        let ev = run(&mut d, 0.0, 200.0, |t| {
+            if t < 90.0 {
+                vec![ob(7, true, 4)]
+            } else {
+                vec![]
+            }
+        });
+        assert_eq!(
+            ev,
+            vec![
+                (Phase::Start, 60.0, 4, None),
+                (Phase::End, 119.8, 4, s("cleared")),
+            ]
+        );
+        assert_eq!(d.active_count(), 0);
+    }
+
+    #[test]
+    fn event_fields() {
+        let mut d = deb().with_first_incident(41);
+        let mut all = Vec::new();
+        for k in 0..1000 {
+            let t = k as f64 / 5.0;
+            let o = if (5.0..150.0).contains(&t) {
+                vec![ob(3, true, 4)]
+            } else {
+                vec![ob(3, false, 2)]
+            };
+            all.extend(d.step(at(t), true, &o));
+        }
+        assert_eq!(all.len(), 3);
+        let (st, up, end) = (&all[0], &all[1], &all[2]);
+        assert_eq!((st.incident, st.seq, st.phase), (41, 0, Phase::Start));
+        assert_eq!((up.incident, up.seq, up.phase), (41, 1, Phase::Update));
+        assert_eq!((end.incident, end.seq, end.phase), (41, 2, Phase::End));
+        assert_eq!(st.started_at, at(5.0));
+        assert_eq!(st.at, at(65.0));
+        assert_eq!(up.at, at(125.0), "periodic, 60 s after start");
+        assert_eq!(up.update_reason.as_deref(), Some("periodic"));
+        assert_eq!(end.at, at(179.8));
+        assert_eq!(end.duration_s(), 174.8);
+        assert_eq!(end.people, 4, "the group as last seen active");
+        assert_eq!(d.next_incident(), 42);
+        let j = serde_json::to_value(st).unwrap();
+        assert_eq!(j["phase"], "start");
+        assert_eq!(j["rule"], "gathering");
+        assert_eq!(j["zone"], "gate");
+        assert_eq!(j["started_at"], "2026-11-26T16:00:05Z");
+        assert_eq!(
+            j["hull"],
+            serde_json::json!([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+        );
+        let back: IncidentEvent = serde_json::from_value(j).unwrap();
+        assert_eq!(&back, st);
+    }
+
+    #[test]
+    fn short_gaps_are_bridged_long_ones_reset() {
+        let mut d = deb();
+        // Gap of 3 s at 30 s: start still at 60.
+        let ev = run(&mut d, 0.0, 70.0, |t| {
+            vec![ob(1, !(30.0..33.0).contains(&t), 3)]
+        });
+        assert_eq!(ev, vec![(Phase::Start, 60.0, 3, None)]);
+        let mut d = deb();
+        // Gap of 6 s at 30 s: the hold restarts at 36.
+        let ev = run(&mut d, 0.0, 100.0, |t| {
+            vec![ob(1, !(30.0..36.0).contains(&t), 3)]
+        });
+        assert_eq!(ev, vec![(Phase::Start, 96.0, 3, None)]);
+    }
+
+    #[test]
+    fn missing_key_counts_as_false() {
+        let mut d = deb();
+        let ev = run(&mut d, 0.0, 100.0, |t| {
+            if (30.0..36.0).contains(&t) {
+                vec![]
+            } else {
+                vec![ob(1, true, 3)]
+            }
+        });
+        assert_eq!(ev, vec![(Phase::Start, 96.0, 3, None)]);
+    }
+
+    #[test]
+    fn hold_timer_frame_gaps() {
+        let mut h = HoldTimer::default();
+        h.observe(at(0.0), true, 0.0);
+        h.observe(at(0.2), true, 0.0);
+        assert_eq!(
+            h.since(),
+            Some(at(0.0)),
+            "consecutive frames continue even with grace 0"
+        );
+        h.observe(at(10.0), true, 5.0);
+        assert_eq!(h.since(), Some(at(10.0)), "no frames for 9.8 s: a new hold");
+        h.observe(at(10.2), false, 5.0);
+        assert_eq!(h.since(), Some(at(10.0)));
+        h.observe(at(15.0), false, 5.0);
+        assert_eq!(h.since(), None);
+        assert_eq!(h.last_true(), Some(at(10.0)));
+        assert_eq!(h.held_s(at(20.0)), 0.0);
+    }
+
+    #[test]
+    fn count_changes_are_debounced() {
+        let mut d = deb();
+        // Flicker 4,3,4,3 from 70 s to 100 s: nothing; then 6 from 100 s: one update at 105.
+        let ev = run(&mut d, 0.0, 130.0, |t| {
+            let n = if t < 70.0 {
+                4
+            } else if t < 100.0 {
+                if ((t * 5.0).round() as i64) % 2 == 0 {
+                    4
+                } else {
+                    3
+                }
+            } else {
+                6
+            };
+            vec![ob(1, true, n)]
+        });
+        assert_eq!(
+            ev,
+            vec![
+                (Phase::Start, 60.0, 4, None),
+                (Phase::Update, 105.0, 6, s("count_changed")),
+            ]
+        );
+    }
+
+    #[test]
+    fn count_change_then_periodic_from_last_event() {
+        let mut d = deb();
+        let ev = run(&mut d, 0.0, 200.0, |t| {
+            vec![ob(1, true, if t < 80.0 { 3 } else { 5 })]
+        });
+        assert_eq!(
+            ev,
+            vec![
+                (Phase::Start, 60.0, 3, None),
+                (Phase::Update, 85.0, 5, s("count_changed")),
+                (Phase::Update, 145.0, 5, s("periodic")),
+            ]
+        );
+    }
+
+    #[test]
+    fn peak_people_is_max_over_events() {
+        let mut d = deb();
+        let mut all = Vec::new();
+        for k in 0..900 {
+            let t = k as f64 / 5.0;
+            let n = if t < 70.0 {
+                3
+            } else if t < 100.0 {
+                6
+            } else {
+                4
+            };
+            let o = if t < 150.0 {
+                vec![ob(1, true, n)]
+            } else {
+                vec![]
+            };
+            all.extend(d.step(at(t), true, &o));
+        }
+        let got: Vec<(Phase, usize, usize)> = all
+            .iter()
+            .map(|e| (e.phase, e.people, e.peak_people))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Phase::Start, 3, 3),
+                (Phase::Update, 6, 6),
+                (Phase::Update, 4, 6),
+                (Phase::End, 4, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn cooldown_blocks_then_starts_at_first_active_frame_after_it() {
+        let mut d = deb();
+        // Incident 1: 0-90 s, ends at 119.8. A new group (key 2) holds from 130 s;
+        // it has held 60 s at 190 s but cooldown runs to 239.8.
+        let ev = run(&mut d, 0.0, 290.0, |t| {
+            let mut v = Vec::new();
+            if t < 90.0 {
+                v.push(ob(1, true, 3));
+            }
+            if t >= 130.0 {
+                v.push(ob(2, true, 5));
+            }
+            v
+        });
+        assert_eq!(
+            ev,
+            vec![
+                (Phase::Start, 60.0, 3, None),
+                (Phase::End, 119.8, 3, s("cleared")),
+                (Phase::Start, 239.8, 5, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn schedule_closing_ends_and_resets() {
+        let mut d = deb();
+        let mut ev = Vec::new();
+        for k in 0..1200 {
+            let t = k as f64 / 5.0;
+            let open = !(100.0..110.0).contains(&t);
+            for e in d.step(at(t), open, &[ob(1, true, 3)]) {
+                ev.push((e.phase, t, e.reason.clone(), e.started_at));
+            }
+        }
+        assert_eq!(
+            ev,
+            vec![
+                (Phase::Start, 60.0, None, at(0.0)),
+                (Phase::End, 100.0, s("schedule_closed"), at(0.0)),
+                // Reopened at 110: a fresh hold, and the cooldown from 100 s runs to 220 s.
+                (Phase::Start, 220.0, None, at(110.0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn finish_ends_everything() {
+        let mut d = deb();
+        run(&mut d, 0.0, 70.0, |_| {
+            vec![ob(1, true, 3), ob(2, true, 4), ob(3, false, 2)]
+        });
+        assert_eq!(d.active_count(), 2);
+        let ev = d.finish(at(70.0), "shutdown");
+        assert_eq!(ev.len(), 2);
+        assert!(ev
+            .iter()
+            .all(|e| e.phase == Phase::End && e.reason.as_deref() == Some("shutdown")));
+        assert_eq!(
+            ev.iter().map(|e| e.incident).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(d.active_count(), 0);
+        assert!(d.finish(at(71.0), "shutdown").is_empty());
+    }
 }

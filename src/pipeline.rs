@@ -4,8 +4,8 @@
 use jiff::Timestamp;
 
 use crate::config::{CameraConfig, ZoneConfig};
-use crate::debounce::{DebounceParams, Debouncer, IncidentEvent};
-use crate::rules::gathering::{GatheringParams, GatheringRule};
+use crate::debounce::{Debouncer, IncidentEvent};
+use crate::rules::gathering::GatheringRule;
 use crate::rules::RuleKind;
 use crate::track::{Tracker, TrackerConfig};
 use crate::types::{Detection, ObjectClass, Track};
@@ -31,16 +31,6 @@ pub struct CameraPipeline {
     frame_size: (u32, u32),
 }
 
-fn debounce_params(p: &GatheringParams) -> DebounceParams {
-    DebounceParams {
-        min_duration_s: p.min_duration_s,
-        grace_s: p.grace_s,
-        update_every_s: p.update_every_s,
-        clear_after_s: p.clear_after_s,
-        cooldown_s: p.cooldown_s,
-    }
-}
-
 impl CameraPipeline {
     pub fn new(camera: &CameraConfig, tracker: TrackerConfig) -> Self {
         let zones = camera
@@ -49,7 +39,7 @@ impl CameraPipeline {
             .map(|z| ZoneRuntime {
                 cfg: z.clone(),
                 gathering: z.gathering.map(|p| {
-                    (GatheringRule::new(p), Debouncer::new(&z.id, RuleKind::Gathering, debounce_params(&p)))
+                    (GatheringRule::new(p), Debouncer::new(&z.id, RuleKind::Gathering, p.debounce()))
                 }),
                 members: Vec::new(),
             })

@@ -336,9 +336,15 @@ mod tests {
             "+1:00-05:00",
             "24:00-05:00",
         ] {
-            assert!(err(bad).starts_with(&format!("window \"{bad}\": ")), "{bad}");
+            assert!(
+                err(bad).starts_with(&format!("window \"{bad}\": ")),
+                "{bad}"
+            );
         }
-        assert_eq!(err("24:00-05:00"), "window \"24:00-05:00\": hour 24 out of range 0-23");
+        assert_eq!(
+            err("24:00-05:00"),
+            "window \"24:00-05:00\": hour 24 out of range 0-23"
+        );
         assert!(Schedule::parse(&[], hcm()).is_err());
         // The first bad window is named.
         let e = Schedule::parse(&["22:00-05:00".into(), "sun 9:00-26:00".into()], hcm());

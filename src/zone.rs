@@ -51,6 +51,12 @@ impl Polygon {
                 return Err(format!("point {} repeats point {}", j + 1, i + 1));
             }
         }
+        let p0 = points[0];
+        if let Some(p1) = points.iter().find(|p| **p != p0) {
+            if points.iter().all(|q| orient(p0, *p1, *q).abs() <= EPS) {
+                return Err("zero area: all points lie on one line".to_string());
+            }
+        }
         let edge = |i: usize| (points[i], points[(i + 1) % n]);
         let name = |i: usize| format!("{}-{}", i + 1, (i + 1) % n + 1);
         for i in 0..n {
@@ -80,9 +86,14 @@ impl Polygon {
             }
         }
         if signed_area(&points).abs() <= EPS {
-            return Err("zero area: all points lie on one line".to_string());
+            return Err("zero area".to_string());
         }
-        let mut bounds = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        let mut bounds = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
         for p in &points {
             bounds[0] = bounds[0].min(p[0]);
             bounds[1] = bounds[1].min(p[1]);
@@ -248,11 +259,20 @@ mod tests {
     #[test]
     fn out_of_range() {
         let e = Polygon::new(vec![[0.1, 0.1], [0.9, 0.1], [1.2, 0.5]]).unwrap_err();
-        assert_eq!(e, "point 3 is [1.2, 0.5]: coordinates must be within [0, 1]");
+        assert_eq!(
+            e,
+            "point 3 is [1.2, 0.5]: coordinates must be within [0, 1]"
+        );
         let e = Polygon::new(vec![[-0.1, 0.1], [0.9, 0.1], [0.5, 0.5]]).unwrap_err();
-        assert_eq!(e, "point 1 is [-0.1, 0.1]: coordinates must be within [0, 1]");
+        assert_eq!(
+            e,
+            "point 1 is [-0.1, 0.1]: coordinates must be within [0, 1]"
+        );
         let e = Polygon::new(vec![[0.1, 0.1], [f64::NAN, 0.1], [0.5, 0.5]]).unwrap_err();
-        assert_eq!(e, "point 2 is [NaN, 0.1]: coordinates must be within [0, 1]");
+        assert_eq!(
+            e,
+            "point 2 is [NaN, 0.1]: coordinates must be within [0, 1]"
+        );
         // The edges of the range are fine.
         assert!(Polygon::new(vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]).is_ok());
     }
@@ -301,7 +321,14 @@ mod tests {
         .unwrap_err();
         assert_eq!(e, "self-intersecting: edge 1-2 crosses edge 3-4");
         // Collinear adjacent edges going on in the same direction are fine.
-        assert!(Polygon::new(vec![[0.3, 0.1], [0.7, 0.1], [0.7, 0.5], [0.1, 0.5], [0.1, 0.1]]).is_ok());
+        assert!(Polygon::new(vec![
+            [0.3, 0.1],
+            [0.7, 0.1],
+            [0.7, 0.5],
+            [0.1, 0.5],
+            [0.1, 0.1]
+        ])
+        .is_ok());
     }
 
     #[test]

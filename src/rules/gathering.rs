@@ -92,9 +92,15 @@ impl GatheringParams {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.min_people < 1 {
-            out.push(format!("min_people: must be at least 1, got {}", self.min_people));
+            out.push(format!(
+                "min_people: must be at least 1, got {}",
+                self.min_people
+            ));
         }
-        for (name, v) in [("link_distance", self.link_distance), ("max_speed", self.max_speed)] {
+        for (name, v) in [
+            ("link_distance", self.link_distance),
+            ("max_speed", self.max_speed),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 out.push(format!("{name}: must be a number above 0, got {v}"));
             }
@@ -107,7 +113,9 @@ impl GatheringParams {
             ("cooldown_s", self.cooldown_s),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                out.push(format!("{name}: must be a number of seconds, 0 or more, got {v}"));
+                out.push(format!(
+                    "{name}: must be a number of seconds, 0 or more, got {v}"
+                ));
             }
         }
         out
@@ -189,6 +197,9 @@ impl GatheringRule {
     ) -> Vec<Observation> {
         let p = self.p;
         let min_people = p.min_people.max(1);
+        let retain_s = p.clear_after_s + p.grace_s;
+        self.candidates
+            .retain(|c| secs(ts, c.last_seen) <= retain_s);
         let mut members: Vec<Member> = people
             .iter()
             .filter(|t| t.class == ObjectClass::Person && t.confirmed)
@@ -197,10 +208,11 @@ impl GatheringRule {
         members.sort_by_key(|m| m.id);
         members.dedup_by_key(|m| m.id);
 
-        let groups: Vec<Vec<usize>> = components(&members, p.link_distance as f64, ground.is_some())
-            .into_iter()
-            .filter(|g| g.len() >= min_people.min(2))
-            .collect();
+        let groups: Vec<Vec<usize>> =
+            components(&members, p.link_distance as f64, ground.is_some())
+                .into_iter()
+                .filter(|g| g.len() >= min_people.min(2))
+                .collect();
         let group_ids: Vec<Vec<u64>> = groups
             .iter()
             .map(|g| g.iter().map(|&i| members[i].id).collect())
@@ -210,7 +222,10 @@ impl GatheringRule {
         let mut pairs = Vec::new();
         for (ci, c) in self.candidates.iter().enumerate() {
             for (gi, ids) in group_ids.iter().enumerate() {
-                let overlap = ids.iter().filter(|id| c.members.binary_search(id).is_ok()).count();
+                let overlap = ids
+                    .iter()
+                    .filter(|id| c.members.binary_search(id).is_ok())
+                    .count();
                 if overlap == 0 {
                     continue;
                 }
@@ -268,7 +283,8 @@ impl GatheringRule {
                 c.history.pop_front();
             }
             let mean_h = group.iter().map(|m| m.height).sum::<f64>() / group.len() as f64;
-            let speed = group_speed(&c.history).map(|v| if ground.is_some() { v } else { v / mean_h });
+            let speed =
+                group_speed(&c.history).map(|v| if ground.is_some() { v } else { v / mean_h });
             let active = group.len() >= min_people && speed.is_some_and(|v| v < p.max_speed as f64);
             c.hold.observe(ts, active, p.grace_s);
             out.push(Observation {
@@ -278,11 +294,16 @@ impl GatheringRule {
                 people: group.len(),
                 track_ids: c.members.clone(),
                 hull: hull(&group),
-                measures: measures(&group, speed, mean_h, p.link_distance, ground.is_some(), c.hold.held_s(ts)),
+                measures: measures(
+                    &group,
+                    speed,
+                    mean_h,
+                    p.link_distance,
+                    ground.is_some(),
+                    c.hold.held_s(ts),
+                ),
             });
         }
-        let retain_s = p.clear_after_s + p.grace_s;
-        self.candidates.retain(|c| secs(ts, c.last_seen) <= retain_s);
         out.sort_by_key(|o| o.key);
         out
     }
@@ -424,12 +445,20 @@ fn measures(
     m.insert("speed".into(), speed.map_or(serde_json::Value::Null, num));
     m.insert(
         "speed_unit".into(),
-        (if calibrated { "m_per_s" } else { "body_heights_per_s" }).into(),
+        (if calibrated {
+            "m_per_s"
+        } else {
+            "body_heights_per_s"
+        })
+        .into(),
     );
     if calibrated {
         m.insert("link_distance_m".into(), num(link_distance as f64));
     } else {
-        m.insert("link_distance_px".into(), num(link_distance as f64 * mean_h));
+        m.insert(
+            "link_distance_px".into(),
+            num(link_distance as f64 * mean_h),
+        );
     }
     m.insert("mean_height_px".into(), num(mean_h));
     m.insert("held_s".into(), num(held_s));
@@ -464,7 +493,12 @@ mod tests {
         }
     }
 
-    fn run(rule: &mut GatheringRule, from: f64, to: f64, f: impl Fn(f64) -> Vec<Track>) -> Vec<Observation> {
+    fn run(
+        rule: &mut GatheringRule,
+        from: f64,
+        to: f64,
+        f: impl Fn(f64) -> Vec<Track>,
+    ) -> Vec<Observation> {
         let mut last = Vec::new();
         let mut k = (from * 5.0).round() as i64;
         while (k as f64) / 5.0 < to {
@@ -479,19 +513,41 @@ mod tests {
     fn links_by_relative_distance() {
         let mut r = GatheringRule::new(GatheringParams::default());
         // 90 px apart with 100 px boxes: linked (chain 1-2-3). 110 px: not linked.
-        let o = r.observe(at(0.0), &[person(1, 100.0, 300.0), person(2, 190.0, 300.0), person(3, 280.0, 300.0)], None);
+        let o = r.observe(
+            at(0.0),
+            &[
+                person(1, 100.0, 300.0),
+                person(2, 190.0, 300.0),
+                person(3, 280.0, 300.0),
+            ],
+            None,
+        );
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].track_ids, vec![1, 2, 3]);
         assert!(!o[0].active, "speed unknown on the first frame");
         let mut r = GatheringRule::new(GatheringParams::default());
-        let o = r.observe(at(0.0), &[person(1, 100.0, 300.0), person(2, 210.0, 300.0), person(3, 320.0, 300.0)], None);
+        let o = r.observe(
+            at(0.0),
+            &[
+                person(1, 100.0, 300.0),
+                person(2, 210.0, 300.0),
+                person(3, 320.0, 300.0),
+            ],
+            None,
+        );
         assert!(o.is_empty());
     }
 
     #[test]
     fn stationary_group_becomes_active_after_min_span() {
         let mut r = GatheringRule::new(GatheringParams::default());
-        let g = |_t: f64| vec![person(1, 100.0, 300.0), person(2, 150.0, 300.0), person(3, 125.0, 340.0)];
+        let g = |_t: f64| {
+            vec![
+                person(1, 100.0, 300.0),
+                person(2, 150.0, 300.0),
+                person(3, 125.0, 340.0),
+            ]
+        };
         let o = run(&mut r, 0.0, 0.9, g);
         assert!(!o[0].active);
         let o = run(&mut r, 1.0, 1.1, g);
@@ -504,7 +560,14 @@ mod tests {
         // Hull of the three boxes.
         assert_eq!(
             o[0].hull,
-            vec![(80.0, 200.0), (80.0, 300.0), (105.0, 340.0), (145.0, 340.0), (170.0, 300.0), (170.0, 200.0)]
+            vec![
+                (80.0, 200.0),
+                (80.0, 300.0),
+                (105.0, 340.0),
+                (145.0, 340.0),
+                (170.0, 300.0),
+                (170.0, 200.0)
+            ]
         );
     }
 
@@ -514,7 +577,11 @@ mod tests {
         // 80 px/s = 0.8 body-heights/s.
         let g = |t: f64| {
             let x = 100.0 + 80.0 * t as f32;
-            vec![person(1, x, 300.0), person(2, x + 50.0, 300.0), person(3, x + 25.0, 340.0)]
+            vec![
+                person(1, x, 300.0),
+                person(2, x + 50.0, 300.0),
+                person(3, x + 25.0, 340.0),
+            ]
         };
         for k in 0..50 {
             let o = r.observe(at(k as f64 / 5.0), &g(k as f64 / 5.0), None);
@@ -530,7 +597,11 @@ mod tests {
     #[test]
     fn join_does_not_look_like_motion_and_keeps_key() {
         let mut r = GatheringRule::new(GatheringParams::default());
-        let base = vec![person(1, 100.0, 300.0), person(2, 150.0, 300.0), person(3, 125.0, 340.0)];
+        let base = vec![
+            person(1, 100.0, 300.0),
+            person(2, 150.0, 300.0),
+            person(3, 125.0, 340.0),
+        ];
         let b = base.clone();
         run(&mut r, 0.0, 5.0, move |_| b.clone());
         let mut grown = base.clone();
@@ -545,7 +616,9 @@ mod tests {
     #[test]
     fn split_keeps_key_on_the_larger_part_and_small_parts_continue() {
         let mut r = GatheringRule::new(GatheringParams::default());
-        let six: Vec<Track> = (0..6).map(|i| person(i + 1, 100.0 + 45.0 * i as f32, 300.0)).collect();
+        let six: Vec<Track> = (0..6)
+            .map(|i| person(i + 1, 100.0 + 45.0 * i as f32, 300.0))
+            .collect();
         let s = six.clone();
         run(&mut r, 0.0, 3.0, move |_| s.clone());
         // Members 5 and 6 walk off far away; 1-4 remain: 4/6 overlap, same key.
@@ -565,13 +638,21 @@ mod tests {
     #[test]
     fn merge_keeps_older_key() {
         let mut r = GatheringRule::new(GatheringParams::default());
-        let a: Vec<Track> = (0..3).map(|i| person(i + 1, 100.0 + 40.0 * i as f32, 300.0)).collect();
-        let b: Vec<Track> = (0..3).map(|i| person(i + 11, 400.0 + 40.0 * i as f32, 300.0)).collect();
+        let a: Vec<Track> = (0..3)
+            .map(|i| person(i + 1, 100.0 + 40.0 * i as f32, 300.0))
+            .collect();
+        let b: Vec<Track> = (0..3)
+            .map(|i| person(i + 11, 400.0 + 40.0 * i as f32, 300.0))
+            .collect();
         let both: Vec<Track> = a.iter().chain(&b).cloned().collect();
         let o = r.observe(at(0.0), &both, None);
         assert_eq!(o.iter().map(|o| o.key).collect::<Vec<_>>(), vec![1, 2]);
         // Group b moves next to group a: one component, Jaccard 0.5 with each; key 1 wins.
-        let moved: Vec<Track> = a.iter().cloned().chain((0..3).map(|i| person(i + 11, 220.0 + 40.0 * i as f32, 300.0))).collect();
+        let moved: Vec<Track> = a
+            .iter()
+            .cloned()
+            .chain((0..3).map(|i| person(i + 11, 220.0 + 40.0 * i as f32, 300.0)))
+            .collect();
         let o = r.observe(at(0.2), &moved, None);
         assert_eq!(o.len(), 1);
         assert_eq!((o[0].key, o[0].people), (1, 6));
@@ -580,18 +661,30 @@ mod tests {
     #[test]
     fn lost_candidate_is_kept_for_clear_after_plus_grace() {
         let mut r = GatheringRule::new(GatheringParams::default());
-        let g = vec![person(1, 100.0, 300.0), person(2, 150.0, 300.0), person(3, 125.0, 340.0)];
+        let g = vec![
+            person(1, 100.0, 300.0),
+            person(2, 150.0, 300.0),
+            person(3, 125.0, 340.0),
+        ];
         r.observe(at(0.0), &g, None);
         assert!(r.observe(at(10.0), &[], None).is_empty());
         assert_eq!(r.observe(at(20.0), &g, None)[0].key, 1);
         r.observe(at(30.0), &[], None);
-        assert_eq!(r.observe(at(55.2), &g, None)[0].key, 2, "35.2 s later: a new candidate");
+        assert_eq!(
+            r.observe(at(55.2), &g, None)[0].key,
+            2,
+            "35.2 s later: a new candidate"
+        );
     }
 
     #[test]
     fn ignores_unconfirmed_and_vehicles() {
         let mut r = GatheringRule::new(GatheringParams::default());
-        let mut g = vec![person(1, 100.0, 300.0), person(2, 150.0, 300.0), person(3, 125.0, 340.0)];
+        let mut g = vec![
+            person(1, 100.0, 300.0),
+            person(2, 150.0, 300.0),
+            person(3, 125.0, 340.0),
+        ];
         g[1].confirmed = false;
         g[2].class = ObjectClass::Vehicle;
         assert!(r.observe(at(0.0), &g, None).is_empty());
@@ -605,7 +698,11 @@ mod tests {
             ..Default::default()
         });
         let ground = |p: (f32, f32)| (p.0 * 0.02, p.1 * 0.02); // 1 px = 2 cm
-        let g = vec![person(1, 100.0, 300.0), person(2, 160.0, 300.0), person(3, 130.0, 340.0)];
+        let g = vec![
+            person(1, 100.0, 300.0),
+            person(2, 160.0, 300.0),
+            person(3, 130.0, 340.0),
+        ];
         // 60 px = 1.2 m: linked.
         let o = r.observe(at(0.0), &g, Some(&ground));
         assert_eq!(o.len(), 1);
@@ -615,8 +712,14 @@ mod tests {
         assert_eq!(o[0].measures["link_distance_m"], serde_json::json!(1.5));
         assert_eq!(o[0].measures["spread_m"], serde_json::json!(1.2));
         // 80 px = 1.6 m: not linked.
-        let far = vec![person(1, 100.0, 300.0), person(2, 180.0, 300.0), person(3, 260.0, 300.0)];
-        assert!(GatheringRule::new(*r.params()).observe(at(0.0), &far, Some(&ground)).is_empty());
+        let far = vec![
+            person(1, 100.0, 300.0),
+            person(2, 180.0, 300.0),
+            person(3, 260.0, 300.0),
+        ];
+        assert!(GatheringRule::new(*r.params())
+            .observe(at(0.0), &far, Some(&ground))
+            .is_empty());
     }
 
     #[test]

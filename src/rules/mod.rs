@@ -87,7 +87,9 @@ pub fn convex_hull(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
             Box::new(p.iter().rev())
         };
         for &q in iter {
-            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], q) >= 0.0 {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], q) >= 0.0
+            {
                 hull.pop();
             }
             hull.push(q);
@@ -103,7 +105,10 @@ mod tests {
 
     #[test]
     fn rule_kind_serde() {
-        assert_eq!(serde_json::to_string(&RuleKind::Gathering).unwrap(), "\"gathering\"");
+        assert_eq!(
+            serde_json::to_string(&RuleKind::Gathering).unwrap(),
+            "\"gathering\""
+        );
         assert_eq!(RuleKind::Weaving.to_string(), "weaving");
     }
 
@@ -122,7 +127,14 @@ mod tests {
         let h = convex_hull(&pts);
         assert_eq!(
             h,
-            vec![(0.0, 0.0), (0.0, 10.0), (5.0, 15.0), (20.0, 15.0), (20.0, 5.0), (10.0, 0.0)]
+            vec![
+                (0.0, 0.0),
+                (0.0, 10.0),
+                (5.0, 15.0),
+                (20.0, 15.0),
+                (20.0, 5.0),
+                (10.0, 0.0)
+            ]
         );
         assert_eq!(convex_hull(&[(1.0, 1.0), (1.0, 1.0)]), vec![(1.0, 1.0)]);
         // Collinear points collapse to the two ends.

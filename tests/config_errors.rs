@@ -1,0 +1,223 @@
+//! Config validation: every problem reported at once, each with file, line, field, value
+//! and what is allowed. Checked against the exact text.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use wardwatch::config::Config;
+
+/// A valid config; tests replace one line at a time. Paths are relative to the repo's
+/// config/ directory, as for the shipped configs.
+fn base() -> String {
+    r#"[site]
+name = "ward-7"
+timezone = "Asia/Ho_Chi_Minh"
+
+[model]
+path = "../models/nanodet-m-416.onnx"
+
+[[camera]]
+id = "cam-01"
+url = "rtsp://10.0.0.5/stream1"
+
+  [[camera.zone]]
+  id = "park-gate"
+  polygon = [[0.10, 0.55], [0.60, 0.50], [0.70, 0.95], [0.05, 0.95]]
+  rules = ["gathering"]
+  schedule = "22:00-05:00"
+"#
+    .to_string()
+}
+
+fn errors(text: &str) -> String {
+    let path = support::repo().join("config/test.toml");
+    match Config::from_str(text, &path) {
+        Ok(_) => panic!("config was accepted:\n{text}"),
+        Err(e) => e.to_string().replace(&format!("{}", path.display()), "test.toml"),
+    }
+}
+
+#[test]
+fn base_config_is_valid_and_has_documented_defaults() {
+    let cfg = Config::from_str(&base(), &support::repo().join("config/test.toml")).expect("valid");
+    let z = &cfg.cameras[0].zones[0];
+    let g = z.gathering.expect("gathering enabled");
+    assert_eq!(g.min_people, 3);
+    assert_eq!(g.link_distance, 1.0);
+    assert_eq!(g.max_speed, 0.3);
+    assert_eq!((g.min_duration_s, g.grace_s, g.update_every_s, g.clear_after_s, g.cooldown_s), (60.0, 5.0, 60.0, 30.0, 120.0));
+    assert_eq!(cfg.cameras[0].detect_fps, 5.0);
+    assert_eq!(cfg.mqtt.url, "mqtt://127.0.0.1:1883");
+    assert_eq!(cfg.mqtt.topic_prefix, "wardwatch");
+    assert_eq!(cfg.detector.decode.score_threshold, 0.35);
+    assert!(!cfg.detector.intra_spinning, "spinning is off by default");
+    assert!(cfg.evidence.dir.ends_with("var/snapshots"));
+    assert!(!cfg.evidence.dir.to_string_lossy().contains(".."));
+}
+
+#[test]
+fn every_problem_is_reported_with_line_field_and_value() {
+    let text = base()
+        .replace("timezone = \"Asia/Ho_Chi_Minh\"", "timezone = \"Asia/Hanoi_X\"")
+        .replace("[[camera]]\nid = \"cam-01\"", "[[camera]]\nid = \"cam 01\"\ndetect_fps = 0")
+        .replace("schedule = \"22:00-05:00\"", "schedule = \"25:00-05:00\"")
+        .replace("rules = [\"gathering\"]", "rules = [\"gathering\", \"loitering\"]");
+    assert_eq!(
+        errors(&text),
+        [
+            "test.toml:3: site.timezone: unknown time zone \"Asia/Hanoi_X\": use an IANA name such as \"Asia/Ho_Chi_Minh\"",
+            "test.toml:9: camera[0].id: \"cam 01\" is not a valid id: use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)",
+            "test.toml:10: camera[0].detect_fps: 0 is out of range: use a value in (0, 60] frames per second (default 5)",
+            "test.toml:16: camera[0].zone[0].rules: unknown rule \"loitering\": use \"gathering\"",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn bad_schedule_names_the_window() {
+    let text = base().replace("schedule = \"22:00-05:00\"", "schedule = \"25:00-05:00\"");
+    let e = errors(&text);
+    assert!(e.starts_with("test.toml:16: camera[0].zone[0].schedule: window \"25:00-05:00\": "), "{e}");
+    assert!(e.ends_with("hour 25 out of range 0-23"), "{e}");
+}
+
+#[test]
+fn self_intersecting_polygon() {
+    let text = base().replace(
+        "[[0.10, 0.55], [0.60, 0.50], [0.70, 0.95], [0.05, 0.95]]",
+        "[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]",
+    );
+    let e = errors(&text);
+    assert!(e.starts_with("test.toml:14: camera[0].zone[0].polygon: self-intersecting"), "{e}");
+}
+
+#[test]
+fn polygon_outside_the_frame() {
+    let text = base().replace("[0.70, 0.95]", "[1.2, 0.5]");
+    assert_eq!(
+        errors(&text),
+        "test.toml:14: camera[0].zone[0].polygon: point 3 is [1.2, 0.5]: coordinates must be within [0, 1]"
+    );
+}
+
+#[test]
+fn unknown_field_is_refused_with_its_line() {
+    let text = base().replace("threads", "x").replace("[model]\n", "[model]\nthreadz = 2\n");
+    let e = errors(&text);
+    assert!(e.starts_with("test.toml:6: unknown field `threadz`, expected one of "), "{e}");
+    assert!(e.ends_with("(at `threadz = 2`)"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_refused_with_its_line() {
+    let text = base().replace("id = \"cam-01\"", "id = \"cam-01\"\ndetect_fps = \"fast\"");
+    let e = errors(&text);
+    assert!(e.starts_with("test.toml:10: invalid type: string \"fast\", expected f64"), "{e}");
+}
+
+#[test]
+fn durations_accept_numbers_and_units() {
+    let text = base() + "\n  [camera.zone.gathering]\n  min_duration = \"2m\"\n  grace = 7\n  cooldown = \"1h 30m\"\n";
+    let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
+    let g = cfg.cameras[0].zones[0].gathering.unwrap();
+    assert_eq!((g.min_duration_s, g.grace_s, g.cooldown_s), (120.0, 7.0, 5400.0));
+}
+
+#[test]
+fn bad_duration_string() {
+    let text = base() + "\n  [camera.zone.gathering]\n  min_duration = \"soon\"\n";
+    let e = errors(&text);
+    assert!(
+        e.starts_with("test.toml:19: invalid value: string \"soon\", expected seconds as a number, or a duration string like \"90s\", \"2m\" or \"1h 30m\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn site_defaults_merge_under_zone_values() {
+    let text = base().replace("[model]", "[gathering]\nmin_people = 4\nclear_after = \"45s\"\n\n[model]")
+        + "\n  [camera.zone.gathering]\n  min_people = 5\n";
+    let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
+    let g = cfg.cameras[0].zones[0].gathering.unwrap();
+    assert_eq!((g.min_people, g.clear_after_s), (5, 45.0));
+}
+
+#[test]
+fn out_of_range_rule_values() {
+    let text = base() + "\n  [camera.zone.gathering]\n  min_people = 1\n  max_speed = -0.2\n";
+    assert_eq!(
+        errors(&text),
+        [
+            "test.toml:19: camera[0].zone[0].gathering.min_people: 1 is out of range: a group needs at least 2 people (default 3)",
+            "test.toml:20: camera[0].zone[0].gathering.max_speed: -0.2 is out of range: use a positive value (body heights per second; default 0.3)",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn missing_model_and_bad_mqtt_url() {
+    let text = base()
+        .replace("path = \"../models/nanodet-m-416.onnx\"", "path = \"../models/nope.onnx\"")
+        .replace("[model]", "[mqtt]\nurl = \"http://broker:1883\"\n\n[model]");
+    let e = errors(&text);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(lines[0].starts_with("test.toml:6: mqtt.url: "), "{e}");
+    assert!(lines[0].contains("http://broker:1883"), "{e}");
+    assert!(lines[1].starts_with("test.toml:9: model.path: \""), "{e}");
+    assert!(lines[1].ends_with("models/nope.onnx\" not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\""), "{e}");
+}
+
+#[test]
+fn duplicate_ids() {
+    let text = base()
+        + r#"
+  [[camera.zone]]
+  id = "park-gate"
+  polygon = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]
+  rules = ["gathering"]
+"#;
+    assert_eq!(
+        errors(&text),
+        "test.toml:19: camera[0].zone[1].id: \"park-gate\" is used by another zone of this camera; zone ids must be unique per camera"
+    );
+}
+
+#[test]
+fn check_config_cli_prints_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let text = base()
+        .replace("../models/nanodet-m-416.onnx", &support::repo().join("models/nanodet-m-416.onnx").display().to_string())
+        .replace("timezone = \"Asia/Ho_Chi_Minh\"", "timezone = \"Mars/Olympus\"")
+        .replace("[[camera]]\nid = \"cam-01\"", "[[camera]]\nid = \"cam-01\"\ndetect_fps = 100");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch")).args(["check-config"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: {p}:3: site.timezone: unknown time zone \"Mars/Olympus\": use an IANA name such as \"Asia/Ho_Chi_Minh\"\n{p}:10: camera[0].detect_fps: 100 is out of range: use a value in (0, 60] frames per second (default 5)",
+            p = path.display()
+        )
+    );
+    assert!(!stderr.contains("panicked"));
+
+    let ok = Command::new(env!("CARGO_BIN_EXE_wardwatch")).args(["check-config"]).arg(support::repo().join("config/demo.toml")).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+#[test]
+fn missing_config_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch")).args(["check-config", "/nonexistent/ward.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: /nonexistent/ward.toml: no such file; pass the path of a wardwatch TOML config (see config/demo.toml)"
+    );
+}

@@ -1,0 +1,122 @@
+//! The shipped model through the real ONNX Runtime on real vtest.avi frames, compared
+//! with an independent Python/onnxruntime decode (tools/reference_decode.py, output
+//! stored in tests/fixtures/vtest_reference.json).
+
+mod support;
+
+use std::path::PathBuf;
+
+use wardwatch::detect::{DetectError, Detector, DetectorSettings};
+use wardwatch::source::{FileSource, Frame};
+
+fn model() -> PathBuf {
+    support::repo().join("models/nanodet-m-416.onnx")
+}
+
+#[derive(serde::Deserialize)]
+struct RefDet {
+    label: u16,
+    score: f32,
+    #[serde(rename = "box")]
+    bbox: [f64; 4],
+}
+
+#[test]
+fn boxes_match_reference_decode_within_one_pixel() {
+    support::require_runtime();
+    let text = std::fs::read_to_string(support::repo().join("tests/fixtures/vtest_reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let frames = reference["frames"].as_object().unwrap();
+    let mut det = Detector::load(DetectorSettings::nanodet(model())).expect("model loads");
+    assert_eq!(det.input_size(), (416, 416));
+    assert_eq!(det.num_classes(), 80);
+
+    let mut src = FileSource::open(&support::vtest(), jiff::Timestamp::UNIX_EPOCH, None).unwrap();
+    let mut frame = Frame::default();
+    let mut compared = 0;
+    while src.read(&mut frame).unwrap() {
+        let Some(expected) = frames.get(&frame.index.to_string()) else { continue };
+        let expected: Vec<RefDet> = serde_json::from_value(expected.clone()).unwrap();
+        let got = det.detect(&frame.image).unwrap().to_vec();
+        assert_eq!(
+            got.len(),
+            expected.len(),
+            "frame {}: {} boxes, reference has {}",
+            frame.index,
+            got.len(),
+            expected.len()
+        );
+        for e in &expected {
+            // Pair by label and nearest box.
+            let best = got
+                .iter()
+                .filter(|g| g.label == e.label)
+                .map(|g| {
+                    let d = [g.bbox.x1 as f64 - e.bbox[0], g.bbox.y1 as f64 - e.bbox[1], g.bbox.x2 as f64 - e.bbox[2], g.bbox.y2 as f64 - e.bbox[3]];
+                    (d.iter().fold(0f64, |m, v| m.max(v.abs())), g)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .unwrap_or_else(|| panic!("frame {}: no box of label {}", frame.index, e.label));
+            assert!(
+                best.0 <= 1.0,
+                "frame {}: label {} box {:?} differs by {:.3} px from reference {:?}",
+                frame.index,
+                e.label,
+                best.1.bbox,
+                best.0,
+                e.bbox
+            );
+            assert!((best.1.score - e.score).abs() < 0.01, "score {} vs {}", best.1.score, e.score);
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, frames.len(), "every reference frame was compared");
+}
+
+#[test]
+fn missing_model_is_a_clear_error() {
+    support::require_runtime();
+    let err = Detector::load(DetectorSettings::nanodet("/nonexistent/nanodet.onnx")).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "model file /nonexistent/nanodet.onnx: not found. Check model.path in the config (relative paths are relative to the working directory), or run `make setup`"
+    );
+}
+
+#[test]
+fn truncated_model_is_refused_at_load() {
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truncated.onnx");
+    let bytes = std::fs::read(model()).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    let err = Detector::load(DetectorSettings::nanodet(&path)).err().unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, DetectError::Model { .. }), "{msg}");
+    assert!(msg.starts_with(&format!("model file {}: ONNX Runtime cannot load it (", path.display())), "{msg}");
+    assert!(msg.ends_with("The file is probably truncated or not an ONNX model: restore it with `git checkout models/` or rebuild it with models/convert.sh"), "{msg}");
+}
+
+#[test]
+fn empty_model_is_refused() {
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.onnx");
+    std::fs::write(&path, b"").unwrap();
+    let err = Detector::load(DetectorSettings::nanodet(&path)).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!("model file {}: is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh", path.display())
+    );
+}
+
+#[test]
+fn missing_runtime_library_is_a_clear_error() {
+    let mut s = DetectorSettings::nanodet(model());
+    s.runtime_library = Some("/nonexistent/libonnxruntime.so".into());
+    let err = Detector::load(s).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "ONNX Runtime library /nonexistent/libonnxruntime.so: no such file. Run `make setup` (it installs it into .venv), or set model.runtime_library / ORT_DYLIB_PATH to a libonnxruntime.so of version 1.17 or newer"
+    );
+}
