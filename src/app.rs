@@ -14,9 +14,9 @@ use crate::dispatch::Dispatcher;
 use crate::event::{Event, EventBuilder};
 use crate::evidence::{EvidenceError, EvidenceStore};
 use crate::pipeline::CameraPipeline;
+use crate::sink::Publisher;
 use crate::sink::mqtt::{MqttSettings, MqttSink};
 use crate::sink::outbox::{Outbox, OutboxError};
-use crate::sink::Publisher;
 use crate::source::{FileSource, Frame, LiveSource, Sampler, SourceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,12 @@ impl Delivery {
             MqttSink::spawn(settings, outbox.clone())
         };
         let publisher = Publisher::new(outbox, &cfg.mqtt.topic_prefix, &cfg.site.name);
-        Ok(Delivery { rt, sink, publisher, outbox_dir: cfg.mqtt.outbox_dir.clone() })
+        Ok(Delivery {
+            rt,
+            sink,
+            publisher,
+            outbox_dir: cfg.mqtt.outbox_dir.clone(),
+        })
     }
 
     /// Wait for the broker to take everything queued, then disconnect.
@@ -149,19 +154,29 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     let camera: &CameraConfig = match &args.camera {
         Some(id) => cfg.camera(id).ok_or_else(|| {
             let ids: Vec<&str> = cfg.cameras.iter().map(|c| c.id.as_str()).collect();
-            AppError::Usage(format!("--camera {id:?}: no such camera in {} (cameras: {})", args.config.display(), ids.join(", ")))
+            AppError::Usage(format!(
+                "--camera {id:?}: no such camera in {} (cameras: {})",
+                args.config.display(),
+                ids.join(", ")
+            ))
         })?,
         None => &cfg.cameras[0],
     };
     if let Some(f) = args.fps {
         if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
-            return Err(AppError::Usage(format!("--fps {f}: use a frame rate in (0, 1000]")));
+            return Err(AppError::Usage(format!(
+                "--fps {f}: use a frame rate in (0, 1000]"
+            )));
         }
     }
     let mut source = FileSource::open(&args.video, start, args.fps)?;
     let mut detector = Detector::load(cfg.detector.clone())?;
     let evidence = Arc::new(Mutex::new(EvidenceStore::open(cfg.evidence.clone())?));
-    let delivery = if args.mqtt { Some(Delivery::start(&cfg)?) } else { None };
+    let delivery = if args.mqtt {
+        Some(Delivery::start(&cfg)?)
+    } else {
+        None
+    };
     let (w, h) = source.frame_size();
     tracing::info!(
         video = %args.video.display(),
@@ -175,8 +190,16 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         "replay"
     );
 
-    let builder = EventBuilder { site: cfg.site.name.clone(), camera: camera.id.clone(), tz: cfg.site.timezone.clone() };
-    let mut dispatcher = Dispatcher::new(builder, Some(evidence), delivery.as_ref().map(|d| d.publisher.clone()));
+    let builder = EventBuilder {
+        site: cfg.site.name.clone(),
+        camera: camera.id.clone(),
+        tz: cfg.site.timezone.clone(),
+    };
+    let mut dispatcher = Dispatcher::new(
+        builder,
+        Some(evidence),
+        delivery.as_ref().map(|d| d.publisher.clone()),
+    );
     let mut pipeline = CameraPipeline::new(camera, cfg.tracker.clone());
     let mut sampler = Sampler::new(camera.detect_fps);
     let mut frame = Frame::default();
@@ -216,7 +239,11 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     }
     if let Some(n) = source.frame_count() {
         if stats.frames + 2 < n {
-            tracing::warn!(read = stats.frames, expected = n, "the video ended early: truncated or corrupt file");
+            tracing::warn!(
+                read = stats.frames,
+                expected = n,
+                "the video ended early: truncated or corrupt file"
+            );
         }
     }
     let alerts = pipeline.finish(last_ts, "end_of_stream");
@@ -276,8 +303,16 @@ pub fn run(config: &Path) -> Result<(), AppError> {
     let mut threads = Vec::new();
     for cam in cfg.cameras.iter().filter(|c| c.enabled) {
         let cam = cam.clone();
-        let builder = EventBuilder { site: cfg.site.name.clone(), camera: cam.id.clone(), tz: cfg.site.timezone.clone() };
-        let dispatcher = Dispatcher::new(builder, Some(evidence.clone()), Some(delivery.publisher.clone()));
+        let builder = EventBuilder {
+            site: cfg.site.name.clone(),
+            camera: cam.id.clone(),
+            tz: cfg.site.timezone.clone(),
+        };
+        let dispatcher = Dispatcher::new(
+            builder,
+            Some(evidence.clone()),
+            Some(delivery.publisher.clone()),
+        );
         let pipeline = CameraPipeline::new(&cam, cfg.tracker.clone());
         let detector = detector.clone();
         let stop = stop.clone();
@@ -298,7 +333,7 @@ pub fn run(config: &Path) -> Result<(), AppError> {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         let mut term = match signal(SignalKind::terminate()) {
             Ok(s) => s,
             Err(_) => {

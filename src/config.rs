@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 use crate::detect::{ClassMap, DecodeParams, DetectorSettings, Family};
 use crate::rules::gathering::GatheringParams;
@@ -277,7 +277,9 @@ impl<'de> Deserialize<'de> for Seconds {
         impl Visitor<'_> for V {
             type Value = Seconds;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("seconds as a number, or a duration string like \"90s\", \"2m\" or \"1h 30m\"")
+                f.write_str(
+                    "seconds as a number, or a duration string like \"90s\", \"2m\" or \"1h 30m\"",
+                )
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
                 Ok(Seconds(v as f64))
@@ -320,7 +322,10 @@ impl Config {
 
     /// Parse and validate config text; `path` is used for messages and to resolve relative paths.
     pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let fail = |issues| ConfigError { file: path.to_path_buf(), issues };
+        let fail = |issues| ConfigError {
+            file: path.to_path_buf(),
+            issues,
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
             let mut message = e.message().trim().to_string();
@@ -329,7 +334,11 @@ impl Config {
                     message = format!("{message} (at `{}`)", src.trim());
                 }
             }
-            fail(vec![ConfigIssue { line, field: String::new(), message }])
+            fail(vec![ConfigIssue {
+                line,
+                field: String::new(),
+                message,
+            }])
         })?;
         let doc = toml_edit::ImDocument::parse(text).ok();
         let base = path
@@ -337,7 +346,11 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let mut v = Validator { text, doc: doc.as_ref(), issues: Vec::new() };
+        let mut v = Validator {
+            text,
+            doc: doc.as_ref(),
+            issues: Vec::new(),
+        };
         let cfg = v.config(raw, &base, path);
         if v.issues.is_empty() {
             Ok(cfg.expect("config built when there are no issues"))
@@ -352,12 +365,20 @@ impl Config {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
-    let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
     normalize(&joined)
 }
 
@@ -390,10 +411,12 @@ fn normalize(p: &Path) -> PathBuf {
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
-const NAME_RULE: &str = "use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)";
+const NAME_RULE: &str =
+    "use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)";
 
 #[derive(Debug, Clone)]
 enum Seg {
@@ -436,21 +459,35 @@ impl Validator<'_> {
         for seg in path {
             let next = match (seg, &node) {
                 (Seg::Key(k), Node::Table(t)) => {
-                    best = t.key(k).and_then(|key| key.span().map(|r| r.start)).or(best);
+                    best = t
+                        .key(k)
+                        .and_then(|key| key.span().map(|r| r.start))
+                        .or(best);
                     t.get(k).map(Node::Item)
                 }
                 (Seg::Key(k), Node::Item(toml_edit::Item::Table(t))) => {
-                    best = t.key(k).and_then(|key| key.span().map(|r| r.start)).or(best);
+                    best = t
+                        .key(k)
+                        .and_then(|key| key.span().map(|r| r.start))
+                        .or(best);
                     t.get(k).map(Node::Item)
                 }
-                (Seg::Key(k), Node::Item(toml_edit::Item::Value(toml_edit::Value::InlineTable(t)))) => {
-                    best = t.key(k).and_then(|key| key.span().map(|r| r.start)).or(best);
+                (
+                    Seg::Key(k),
+                    Node::Item(toml_edit::Item::Value(toml_edit::Value::InlineTable(t))),
+                ) => {
+                    best = t
+                        .key(k)
+                        .and_then(|key| key.span().map(|r| r.start))
+                        .or(best);
                     None
                 }
-                (Seg::Idx(i), Node::Item(toml_edit::Item::ArrayOfTables(a))) => a.get(*i).map(|t| {
-                    best = t.span().map(|r| r.start).or(best);
-                    Node::Table(t)
-                }),
+                (Seg::Idx(i), Node::Item(toml_edit::Item::ArrayOfTables(a))) => {
+                    a.get(*i).map(|t| {
+                        best = t.span().map(|r| r.start).or(best);
+                        Node::Table(t)
+                    })
+                }
                 (Seg::Idx(i), Node::Item(toml_edit::Item::Value(toml_edit::Value::Array(a)))) => {
                     best = a.get(*i).and_then(|v| v.span().map(|r| r.start)).or(best);
                     None
@@ -472,7 +509,11 @@ impl Validator<'_> {
 
     fn issue(&mut self, path: &[Seg], message: impl Into<String>) {
         let line = self.line(path);
-        self.issues.push(ConfigIssue { line, field: Self::field_name(path), message: message.into() });
+        self.issues.push(ConfigIssue {
+            line,
+            field: Self::field_name(path),
+            message: message.into(),
+        });
     }
 
     fn config(&mut self, raw: RawConfig, base: &Path, file: &Path) -> Option<Config> {
@@ -481,24 +522,49 @@ impl Validator<'_> {
         let detector = self.model(&raw.model, base);
         let tracker = self.tracker(&raw.tracker);
         let evidence = self.evidence(&raw.evidence, base);
-        self.gathering(&[Seg::Key("gathering")], &RawGathering::default(), &raw.gathering);
+        self.gathering(
+            &[Seg::Key("gathering")],
+            &RawGathering::default(),
+            &raw.gathering,
+        );
         let mut cameras = Vec::new();
         let mut ids = HashSet::new();
         if raw.cameras.is_empty() {
-            self.issue(&[Seg::Key("camera")], "no cameras: add at least one [[camera]] with an id and a url");
+            self.issue(
+                &[Seg::Key("camera")],
+                "no cameras: add at least one [[camera]] with an id and a url",
+            );
         }
         for (ci, cam) in raw.cameras.iter().enumerate() {
             let p = [Seg::Key("camera"), Seg::Idx(ci)];
             if !valid_name(&cam.id) {
-                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("id")], format!("{:?} is not a valid id: {NAME_RULE}", cam.id));
+                self.issue(
+                    &[p[0].clone(), p[1].clone(), Seg::Key("id")],
+                    format!("{:?} is not a valid id: {NAME_RULE}", cam.id),
+                );
             } else if !ids.insert(cam.id.clone()) {
-                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("id")], format!("{:?} is used by another camera; camera ids must be unique", cam.id));
+                self.issue(
+                    &[p[0].clone(), p[1].clone(), Seg::Key("id")],
+                    format!(
+                        "{:?} is used by another camera; camera ids must be unique",
+                        cam.id
+                    ),
+                );
             }
             if cam.url.trim().is_empty() {
-                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("url")], "is empty: give rtsp://…, http://…, a /dev/video device or a video file path");
+                self.issue(
+                    &[p[0].clone(), p[1].clone(), Seg::Key("url")],
+                    "is empty: give rtsp://…, http://…, a /dev/video device or a video file path",
+                );
             }
             if !(cam.detect_fps.is_finite() && cam.detect_fps > 0.0 && cam.detect_fps <= 60.0) {
-                self.issue(&[p[0].clone(), p[1].clone(), Seg::Key("detect_fps")], format!("{} is out of range: use a value in (0, 60] frames per second (default 5)", cam.detect_fps));
+                self.issue(
+                    &[p[0].clone(), p[1].clone(), Seg::Key("detect_fps")],
+                    format!(
+                        "{} is out of range: use a value in (0, 60] frames per second (default 5)",
+                        cam.detect_fps
+                    ),
+                );
             }
             let tz_site = site.as_ref().map(|s| s.timezone.clone());
             let zones = self.zones(ci, cam, tz_site, &raw.gathering);
@@ -507,7 +573,13 @@ impl Validator<'_> {
             } else {
                 resolve(base, &cam.url).display().to_string()
             };
-            cameras.push(CameraConfig { id: cam.id.clone(), url, detect_fps: cam.detect_fps, enabled: cam.enabled, zones });
+            cameras.push(CameraConfig {
+                id: cam.id.clone(),
+                url,
+                detect_fps: cam.detect_fps,
+                enabled: cam.enabled,
+                zones,
+            });
         }
         Some(Config {
             file: file.to_path_buf(),
@@ -523,18 +595,31 @@ impl Validator<'_> {
     fn site(&mut self, s: &RawSite) -> Option<SiteConfig> {
         let mut ok = true;
         if !valid_name(&s.name) {
-            self.issue(&[Seg::Key("site"), Seg::Key("name")], format!("{:?} is not a valid name: {NAME_RULE}", s.name));
+            self.issue(
+                &[Seg::Key("site"), Seg::Key("name")],
+                format!("{:?} is not a valid name: {NAME_RULE}", s.name),
+            );
             ok = false;
         }
         let tz = self.timezone(&[Seg::Key("site"), Seg::Key("timezone")], &s.timezone);
-        Some(SiteConfig { name: s.name.clone(), timezone: tz?, timezone_name: s.timezone.clone() }).filter(|_| ok)
+        Some(SiteConfig {
+            name: s.name.clone(),
+            timezone: tz?,
+            timezone_name: s.timezone.clone(),
+        })
+        .filter(|_| ok)
     }
 
     fn timezone(&mut self, path: &[Seg], name: &str) -> Option<jiff::tz::TimeZone> {
         match jiff::tz::TimeZone::get(name) {
             Ok(tz) => Some(tz),
             Err(_) => {
-                self.issue(path, format!("unknown time zone {name:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\""));
+                self.issue(
+                    path,
+                    format!(
+                        "unknown time zone {name:?}: use an IANA name such as \"Asia/Ho_Chi_Minh\""
+                    ),
+                );
                 None
             }
         }
@@ -543,13 +628,20 @@ impl Validator<'_> {
     fn mqtt(&mut self, m: &RawMqtt, base: &Path, site: &str) -> Option<MqttConfig> {
         let k = |f: &'static str| [Seg::Key("mqtt"), Seg::Key(f)];
         let mut ok = true;
-        let url = m.url.clone().unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+        let url = m
+            .url
+            .clone()
+            .unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
         if let Err(e) = crate::sink::mqtt::MqttSettings::parse_url(&url) {
             self.issue(&k("url"), e);
             ok = false;
         }
         let topic_prefix = m.topic_prefix.clone().unwrap_or_else(|| "wardwatch".into());
-        if topic_prefix.is_empty() || topic_prefix.contains(['+', '#']) || topic_prefix.starts_with('/') || topic_prefix.ends_with('/') {
+        if topic_prefix.is_empty()
+            || topic_prefix.contains(['+', '#'])
+            || topic_prefix.starts_with('/')
+            || topic_prefix.ends_with('/')
+        {
             self.issue(&k("topic_prefix"), format!("{topic_prefix:?} is not a valid topic prefix: no '+', '#', or leading/trailing '/'"));
             ok = false;
         }
@@ -558,7 +650,10 @@ impl Validator<'_> {
             match std::env::var(var) {
                 Ok(u) => username = Some(u),
                 Err(_) => {
-                    self.issue(&k("username_env"), format!("environment variable {var:?} is not set"));
+                    self.issue(
+                        &k("username_env"),
+                        format!("environment variable {var:?} is not set"),
+                    );
                     ok = false;
                 }
             }
@@ -568,7 +663,10 @@ impl Validator<'_> {
             match std::env::var(var) {
                 Ok(p) => password = Some(p),
                 Err(_) => {
-                    self.issue(&k("password_env"), format!("environment variable {var:?} is not set"));
+                    self.issue(
+                        &k("password_env"),
+                        format!("environment variable {var:?} is not set"),
+                    );
                     ok = false;
                 }
             }
@@ -585,23 +683,35 @@ impl Validator<'_> {
         let ca_file = m.ca_file.as_deref().map(|f| resolve(base, f));
         if let Some(ca) = &ca_file {
             if !ca.is_file() {
-                self.issue(&k("ca_file"), format!("{:?} not found", ca.display().to_string()));
+                self.issue(
+                    &k("ca_file"),
+                    format!("{:?} not found", ca.display().to_string()),
+                );
                 ok = false;
             }
         }
         let keep_alive_s = m.keep_alive.map(|s| s.0).unwrap_or(30.0);
         if !(5.0..=3600.0).contains(&keep_alive_s) {
-            self.issue(&k("keep_alive"), format!("{keep_alive_s} s is out of range: use 5 s to 1 h (default 30 s)"));
+            self.issue(
+                &k("keep_alive"),
+                format!("{keep_alive_s} s is out of range: use 5 s to 1 h (default 30 s)"),
+            );
             ok = false;
         }
         let mb = m.outbox_max_mb.unwrap_or(256.0);
         if !(mb.is_finite() && mb >= 1.0) {
-            self.issue(&k("outbox_max_mb"), format!("{mb} is out of range: use at least 1 (MB, default 256)"));
+            self.issue(
+                &k("outbox_max_mb"),
+                format!("{mb} is out of range: use at least 1 (MB, default 256)"),
+            );
             ok = false;
         }
         let cfg = MqttConfig {
             url,
-            client_id: m.client_id.clone().unwrap_or_else(|| format!("wardwatch-{site}")),
+            client_id: m
+                .client_id
+                .clone()
+                .unwrap_or_else(|| format!("wardwatch-{site}")),
             topic_prefix,
             username,
             password,
@@ -616,39 +726,60 @@ impl Validator<'_> {
     fn model(&mut self, m: &RawModel, base: &Path) -> Option<DetectorSettings> {
         let k = |f: &'static str| [Seg::Key("model"), Seg::Key(f)];
         let mut ok = true;
-        let path = resolve(base, m.path.as_deref().unwrap_or("../models/nanodet-m-416.onnx"));
+        let path = resolve(
+            base,
+            m.path.as_deref().unwrap_or("../models/nanodet-m-416.onnx"),
+        );
         if !path.is_file() {
             self.issue(&k("path"), format!("{:?} not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\"", path.display().to_string()));
             ok = false;
         }
         let family = m.family.as_deref().unwrap_or("nanodet");
         if family != "nanodet" {
-            self.issue(&k("family"), format!("{family:?} is not supported: use \"nanodet\""));
+            self.issue(
+                &k("family"),
+                format!("{family:?} is not supported: use \"nanodet\""),
+            );
             ok = false;
         }
         let ep = m.execution_provider.as_deref().unwrap_or("cpu");
         if ep != "cpu" {
-            self.issue(&k("execution_provider"), format!("{ep:?} is not supported by this build: use \"cpu\""));
+            self.issue(
+                &k("execution_provider"),
+                format!("{ep:?} is not supported by this build: use \"cpu\""),
+            );
             ok = false;
         }
         let threads = m.threads.unwrap_or(2);
         if !(1..=64).contains(&threads) {
-            self.issue(&k("threads"), format!("{threads} is out of range: use 1 to 64 (default 2)"));
+            self.issue(
+                &k("threads"),
+                format!("{threads} is out of range: use 1 to 64 (default 2)"),
+            );
             ok = false;
         }
         let score = m.score_threshold.unwrap_or(0.35);
         if !(score > 0.0 && score < 1.0) {
-            self.issue(&k("score_threshold"), format!("{score} is out of range: use a value in (0, 1) (default 0.35)"));
+            self.issue(
+                &k("score_threshold"),
+                format!("{score} is out of range: use a value in (0, 1) (default 0.35)"),
+            );
             ok = false;
         }
         let iou = m.nms_iou.unwrap_or(0.45);
         if !(iou > 0.0 && iou <= 1.0) {
-            self.issue(&k("nms_iou"), format!("{iou} is out of range: use a value in (0, 1] (default 0.45)"));
+            self.issue(
+                &k("nms_iou"),
+                format!("{iou} is out of range: use a value in (0, 1] (default 0.45)"),
+            );
             ok = false;
         }
         let max_det = m.max_detections.unwrap_or(100);
         if !(1..=1000).contains(&max_det) {
-            self.issue(&k("max_detections"), format!("{max_det} is out of range: use 1 to 1000 (default 100)"));
+            self.issue(
+                &k("max_detections"),
+                format!("{max_det} is out of range: use 1 to 1000 (default 100)"),
+            );
             ok = false;
         }
         let runtime_library = m.runtime_library.as_deref().map(|p| resolve(base, p));
@@ -663,7 +794,11 @@ impl Validator<'_> {
         s.runtime_library = runtime_library;
         s.intra_threads = threads.clamp(1, 64) as usize;
         s.intra_spinning = m.intra_op_spinning.unwrap_or(false);
-        s.decode = DecodeParams { score_threshold: score as f32, nms_iou: iou as f32, max_detections: max_det.clamp(1, 1000) as usize };
+        s.decode = DecodeParams {
+            score_threshold: score as f32,
+            nms_iou: iou as f32,
+            max_detections: max_det.clamp(1, 1000) as usize,
+        };
         s.classes = ClassMap::coco_default();
         ok.then_some(s)
     }
@@ -671,7 +806,10 @@ impl Validator<'_> {
     fn unit(&mut self, path: &[Seg], v: Option<f64>, default: f64, name_default: &str) -> f64 {
         let x = v.unwrap_or(default);
         if !(x.is_finite() && x > 0.0 && x <= 1.0) {
-            self.issue(path, format!("{x} is out of range: use a value in (0, 1] (default {name_default})"));
+            self.issue(
+                path,
+                format!("{x} is out of range: use a value in (0, 1] (default {name_default})"),
+            );
         }
         x
     }
@@ -680,19 +818,49 @@ impl Validator<'_> {
         let k = |f: &'static str| [Seg::Key("tracker"), Seg::Key(f)];
         let before = self.issues.len();
         let d = TrackerConfig::default();
-        let high = self.unit(&k("high_score"), t.high_score, d.high_score as f64, &d.high_score.to_string());
-        let low = self.unit(&k("low_score"), t.low_score, d.low_score as f64, &d.low_score.to_string());
-        let new_track = self.unit(&k("new_track_score"), t.new_track_score, d.new_track_score as f64, &d.new_track_score.to_string());
+        let high = self.unit(
+            &k("high_score"),
+            t.high_score,
+            d.high_score as f64,
+            &d.high_score.to_string(),
+        );
+        let low = self.unit(
+            &k("low_score"),
+            t.low_score,
+            d.low_score as f64,
+            &d.low_score.to_string(),
+        );
+        let new_track = self.unit(
+            &k("new_track_score"),
+            t.new_track_score,
+            d.new_track_score as f64,
+            &d.new_track_score.to_string(),
+        );
         if low > high {
-            self.issue(&k("low_score"), format!("{low} is above high_score {high}: low_score must not exceed high_score"));
+            self.issue(
+                &k("low_score"),
+                format!("{low} is above high_score {high}: low_score must not exceed high_score"),
+            );
         }
         let min_hits = t.min_hits.unwrap_or(d.min_hits as i64);
         if !(1..=100).contains(&min_hits) {
-            self.issue(&k("min_hits"), format!("{min_hits} is out of range: use 1 to 100 (default {})", d.min_hits));
+            self.issue(
+                &k("min_hits"),
+                format!(
+                    "{min_hits} is out of range: use 1 to 100 (default {})",
+                    d.min_hits
+                ),
+            );
         }
         let lost = t.lost_buffer.map(|s| s.0).unwrap_or(d.lost_buffer_s);
         if !(lost.is_finite() && (0.0..=600.0).contains(&lost)) {
-            self.issue(&k("lost_buffer"), format!("{lost} s is out of range: use 0 to 600 s (default {} s)", d.lost_buffer_s));
+            self.issue(
+                &k("lost_buffer"),
+                format!(
+                    "{lost} s is out of range: use 0 to 600 s (default {} s)",
+                    d.lost_buffer_s
+                ),
+            );
         }
         (self.issues.len() == before).then(|| TrackerConfig {
             high_score: high as f32,
@@ -709,19 +877,31 @@ impl Validator<'_> {
         let before = self.issues.len();
         let q = e.jpeg_quality.unwrap_or(85);
         if !(10..=100).contains(&q) {
-            self.issue(&k("jpeg_quality"), format!("{q} is out of range: use 10 to 100 (default 85)"));
+            self.issue(
+                &k("jpeg_quality"),
+                format!("{q} is out of range: use 10 to 100 (default 85)"),
+            );
         }
         let max_files = e.max_files.unwrap_or(2000);
         if !(1..=10_000_000).contains(&max_files) {
-            self.issue(&k("max_files"), format!("{max_files} is out of range: use at least 1 (default 2000)"));
+            self.issue(
+                &k("max_files"),
+                format!("{max_files} is out of range: use at least 1 (default 2000)"),
+            );
         }
         let mb = e.max_mb.unwrap_or(1024.0);
         if !(mb.is_finite() && mb >= 1.0) {
-            self.issue(&k("max_mb"), format!("{mb} is out of range: use at least 1 (MB, default 1024)"));
+            self.issue(
+                &k("max_mb"),
+                format!("{mb} is out of range: use at least 1 (MB, default 1024)"),
+            );
         }
         let age = e.max_age.map(|s| s.0).unwrap_or(30.0 * 86400.0);
         if !(age.is_finite() && age >= 60.0) {
-            self.issue(&k("max_age"), format!("{age} s is out of range: use at least 60 s (default 30 days)"));
+            self.issue(
+                &k("max_age"),
+                format!("{age} s is out of range: use at least 60 s (default 30 days)"),
+            );
         }
         (self.issues.len() == before).then(|| EvidenceConfig {
             dir: resolve(base, e.dir.as_deref().unwrap_or("../var/snapshots")),
@@ -733,7 +913,12 @@ impl Validator<'_> {
     }
 
     /// Merge zone over site defaults over built-in defaults, then check ranges.
-    fn gathering(&mut self, path: &[Seg], site: &RawGathering, zone: &RawGathering) -> Option<GatheringParams> {
+    fn gathering(
+        &mut self,
+        path: &[Seg],
+        site: &RawGathering,
+        zone: &RawGathering,
+    ) -> Option<GatheringParams> {
         let d = GatheringParams::default();
         let before = self.issues.len();
         let p = |f: &'static str| {
@@ -741,22 +926,40 @@ impl Validator<'_> {
             v.push(Seg::Key(f));
             v
         };
-        let min_people = zone.min_people.or(site.min_people).unwrap_or(d.min_people as i64);
+        let min_people = zone
+            .min_people
+            .or(site.min_people)
+            .unwrap_or(d.min_people as i64);
         if !(2..=1000).contains(&min_people) {
-            self.issue(&p("min_people"), format!("{min_people} is out of range: a group needs at least 2 people (default {})", d.min_people));
+            self.issue(
+                &p("min_people"),
+                format!(
+                    "{min_people} is out of range: a group needs at least 2 people (default {})",
+                    d.min_people
+                ),
+            );
         }
-        let link = zone.link_distance.or(site.link_distance).unwrap_or(d.link_distance as f64);
+        let link = zone
+            .link_distance
+            .or(site.link_distance)
+            .unwrap_or(d.link_distance as f64);
         if !(link.is_finite() && link > 0.0 && link <= 100.0) {
             self.issue(&p("link_distance"), format!("{link} is out of range: use a value in (0, 100] (body heights, or metres with calibration; default {})", d.link_distance));
         }
-        let speed = zone.max_speed.or(site.max_speed).unwrap_or(d.max_speed as f64);
+        let speed = zone
+            .max_speed
+            .or(site.max_speed)
+            .unwrap_or(d.max_speed as f64);
         if !(speed.is_finite() && speed > 0.0) {
             self.issue(&p("max_speed"), format!("{speed} is out of range: use a positive value (body heights per second; default {})", d.max_speed));
         }
         let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
             let x = z.or(s).map(|s| s.0).unwrap_or(def);
             if !(x.is_finite() && (0.0..=86400.0).contains(&x)) {
-                self.issue(&p(f), format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"));
+                self.issue(
+                    &p(f),
+                    format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"),
+                );
             }
             x
         };
@@ -764,23 +967,55 @@ impl Validator<'_> {
             min_people: min_people.clamp(0, 1000) as usize,
             link_distance: link as f32,
             max_speed: speed as f32,
-            min_duration_s: dur("min_duration", zone.min_duration, site.min_duration, d.min_duration_s),
+            min_duration_s: dur(
+                "min_duration",
+                zone.min_duration,
+                site.min_duration,
+                d.min_duration_s,
+            ),
             grace_s: dur("grace", zone.grace, site.grace, d.grace_s),
-            update_every_s: dur("update_every", zone.update_every, site.update_every, d.update_every_s),
-            clear_after_s: dur("clear_after", zone.clear_after, site.clear_after, d.clear_after_s),
+            update_every_s: dur(
+                "update_every",
+                zone.update_every,
+                site.update_every,
+                d.update_every_s,
+            ),
+            clear_after_s: dur(
+                "clear_after",
+                zone.clear_after,
+                site.clear_after,
+                d.clear_after_s,
+            ),
             cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s),
         };
         (self.issues.len() == before).then_some(params)
     }
 
-    fn zones(&mut self, ci: usize, cam: &RawCamera, site_tz: Option<jiff::tz::TimeZone>, site_g: &RawGathering) -> Vec<ZoneConfig> {
+    fn zones(
+        &mut self,
+        ci: usize,
+        cam: &RawCamera,
+        site_tz: Option<jiff::tz::TimeZone>,
+        site_g: &RawGathering,
+    ) -> Vec<ZoneConfig> {
         let mut out = Vec::new();
         let mut ids = HashSet::new();
         for (zi, z) in cam.zones.iter().enumerate() {
-            let zp = |f: &'static str| [Seg::Key("camera"), Seg::Idx(ci), Seg::Key("zone"), Seg::Idx(zi), Seg::Key(f)];
+            let zp = |f: &'static str| {
+                [
+                    Seg::Key("camera"),
+                    Seg::Idx(ci),
+                    Seg::Key("zone"),
+                    Seg::Idx(zi),
+                    Seg::Key(f),
+                ]
+            };
             let before = self.issues.len();
             if !valid_name(&z.id) {
-                self.issue(&zp("id"), format!("{:?} is not a valid id: {NAME_RULE}", z.id));
+                self.issue(
+                    &zp("id"),
+                    format!("{:?} is not a valid id: {NAME_RULE}", z.id),
+                );
             } else if !ids.insert(z.id.clone()) {
                 self.issue(&zp("id"), format!("{:?} is used by another zone of this camera; zone ids must be unique per camera", z.id));
             }
@@ -790,7 +1025,14 @@ impl Validator<'_> {
                 if p.len() != 2 {
                     let mut path = zp("polygon").to_vec();
                     path.push(Seg::Idx(pi));
-                    self.issue(&path, format!("point {} has {} numbers: each point is [x, y] in 0..1 of the frame", pi + 1, p.len()));
+                    self.issue(
+                        &path,
+                        format!(
+                            "point {} has {} numbers: each point is [x, y] in 0..1 of the frame",
+                            pi + 1,
+                            p.len()
+                        ),
+                    );
                     shape_ok = false;
                 } else {
                     pts.push([p[0], p[1]]);
@@ -809,11 +1051,17 @@ impl Validator<'_> {
             };
             for r in &z.rules {
                 if r != "gathering" {
-                    self.issue(&zp("rules"), format!("unknown rule {r:?}: use \"gathering\""));
+                    self.issue(
+                        &zp("rules"),
+                        format!("unknown rule {r:?}: use \"gathering\""),
+                    );
                 }
             }
             if z.rules.is_empty() {
-                self.issue(&zp("rules"), "is empty: list the rules for this zone, e.g. rules = [\"gathering\"]");
+                self.issue(
+                    &zp("rules"),
+                    "is empty: list the rules for this zone, e.g. rules = [\"gathering\"]",
+                );
             }
             let tz = match &z.timezone {
                 Some(name) => self.timezone(&zp("timezone"), name),
@@ -838,7 +1086,13 @@ impl Validator<'_> {
             };
             if self.issues.len() == before {
                 if let (Some(polygon), Some(schedule)) = (polygon, schedule) {
-                    out.push(ZoneConfig { id: z.id.clone(), polygon, schedule, schedule_text, gathering });
+                    out.push(ZoneConfig {
+                        id: z.id.clone(),
+                        polygon,
+                        schedule,
+                        schedule_text,
+                        gathering,
+                    });
                 }
             }
         }

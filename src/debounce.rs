@@ -752,9 +752,10 @@ mod tests {
         assert_eq!(d.active_count(), 2);
         let ev = d.finish(at(70.0), "shutdown");
         assert_eq!(ev.len(), 2);
-        assert!(ev
-            .iter()
-            .all(|e| e.phase == Phase::End && e.reason.as_deref() == Some("shutdown")));
+        assert!(
+            ev.iter()
+                .all(|e| e.phase == Phase::End && e.reason.as_deref() == Some("shutdown"))
+        );
         assert_eq!(
             ev.iter().map(|e| e.incident).collect::<Vec<_>>(),
             vec![1, 2]

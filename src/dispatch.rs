@@ -24,12 +24,28 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(builder: EventBuilder, evidence: Option<Arc<Mutex<EvidenceStore>>>, publisher: Option<Publisher>) -> Self {
-        Self { builder, evidence, publisher, last_snapshot: HashMap::new(), active: BTreeMap::new() }
+    pub fn new(
+        builder: EventBuilder,
+        evidence: Option<Arc<Mutex<EvidenceStore>>>,
+        publisher: Option<Publisher>,
+    ) -> Self {
+        Self {
+            builder,
+            evidence,
+            publisher,
+            last_snapshot: HashMap::new(),
+            active: BTreeMap::new(),
+        }
     }
 
     /// Turn this frame's alerts into events. `frame` is the analysed frame (for evidence).
-    pub fn dispatch(&mut self, ts: Timestamp, alerts: Vec<Alert>, frame: Option<&Mat>, pipeline: &CameraPipeline) -> Vec<Event> {
+    pub fn dispatch(
+        &mut self,
+        ts: Timestamp,
+        alerts: Vec<Alert>,
+        frame: Option<&Mat>,
+        pipeline: &CameraPipeline,
+    ) -> Vec<Event> {
         let mut events = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let inc = &alert.incident;
@@ -39,7 +55,10 @@ impl Dispatcher {
             if matches!(inc.phase, Phase::Start | Phase::Update) {
                 if let (Some(store), Some(frame)) = (&self.evidence, frame) {
                     let zone = pipeline.zone(alert.zone_index);
-                    let local = ts.to_zoned(self.builder.tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string();
+                    let local = ts
+                        .to_zoned(self.builder.tz.clone())
+                        .strftime("%Y-%m-%d %H:%M:%S %Z")
+                        .to_string();
                     let title = format!(
                         "{} {} {} people",
                         inc.rule.as_str().to_uppercase(),
@@ -61,12 +80,17 @@ impl Dispatcher {
                     };
                     let name = format!(
                         "{}_{}_{}_{}_{}-{}",
-                        ts.to_zoned(self.builder.tz.clone()).strftime("%Y%m%d-%H%M%S"),
+                        ts.to_zoned(self.builder.tz.clone())
+                            .strftime("%Y%m%d-%H%M%S"),
                         zone.id,
                         inc.rule.as_str(),
                         inc.incident,
                         inc.seq,
-                        if inc.phase == Phase::Start { "start" } else { "update" }
+                        if inc.phase == Phase::Start {
+                            "start"
+                        } else {
+                            "update"
+                        }
                     );
                     let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
                     match store.save(frame, &ann, &name, Timestamp::now().as_second()) {
@@ -74,7 +98,9 @@ impl Dispatcher {
                             snapshot = Some(snap);
                             jpeg = Some(bytes);
                         }
-                        Err(e) => tracing::warn!(error = %e, event = %id, "snapshot not saved; the event goes out without one"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, event = %id, "snapshot not saved; the event goes out without one")
+                        }
                     }
                 }
             }

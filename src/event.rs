@@ -51,7 +51,9 @@ pub struct Event {
 }
 
 fn fmt_local(ts: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
-    ts.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    ts.to_zoned(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
 }
 
 fn fmt_utc(ts: jiff::Timestamp) -> String {
@@ -114,7 +116,11 @@ impl EventBuilder {
 impl Event {
     /// One readable line for the console and logs.
     pub fn summary(&self) -> String {
-        let local = self.time_local.get(..19).unwrap_or(&self.time_local).replace('T', " ");
+        let local = self
+            .time_local
+            .get(..19)
+            .unwrap_or(&self.time_local)
+            .replace('T', " ");
         let since = self.started_local.get(11..19).unwrap_or("");
         let phase = match self.phase {
             Phase::Start => "START ",

@@ -17,7 +17,9 @@ use crate::zone::Polygon;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
-    #[error("evidence dir {dir}: {reason}. Check evidence.dir in the config and that the directory is writable")]
+    #[error(
+        "evidence dir {dir}: {reason}. Check evidence.dir in the config and that the directory is writable"
+    )]
     Dir { dir: String, reason: String },
     #[error("snapshot {path}: {reason}")]
     Write { path: String, reason: String },
@@ -54,14 +56,24 @@ pub struct EvidenceStore {
 impl EvidenceStore {
     /// Open (and create) the evidence directory and index what is already there.
     pub fn open(cfg: EvidenceConfig) -> Result<Self, EvidenceError> {
-        let dir_err = |reason: String| EvidenceError::Dir { dir: cfg.dir.display().to_string(), reason };
+        let dir_err = |reason: String| EvidenceError::Dir {
+            dir: cfg.dir.display().to_string(),
+            reason,
+        };
         std::fs::create_dir_all(&cfg.dir).map_err(|e| dir_err(format!("cannot create ({e})")))?;
         let mut files = Vec::new();
         index_dir(&cfg.dir, &mut files).map_err(|e| dir_err(format!("cannot list ({e})")))?;
         files.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
         let total_bytes = files.iter().map(|f| f.1).sum();
         let params = Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]);
-        Ok(Self { cfg, canvas: Mat::default(), jpeg: Vector::new(), params, files: files.into(), total_bytes })
+        Ok(Self {
+            cfg,
+            canvas: Mat::default(),
+            jpeg: Vector::new(),
+            params,
+            files: files.into(),
+            total_bytes,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -70,8 +82,16 @@ impl EvidenceStore {
 
     /// Annotate `frame` and write it as `<dir>/<camera>/<name>.jpg`. Returns the snapshot
     /// reference and the JPEG bytes (for the retained MQTT snapshot topic).
-    pub fn save(&mut self, frame: &Mat, ann: &Annotation<'_>, name: &str, now_unix: i64) -> Result<(Snapshot, Vec<u8>), EvidenceError> {
-        frame.copy_to(&mut self.canvas).map_err(|e| EvidenceError::Draw(e.to_string()))?;
+    pub fn save(
+        &mut self,
+        frame: &Mat,
+        ann: &Annotation<'_>,
+        name: &str,
+        now_unix: i64,
+    ) -> Result<(Snapshot, Vec<u8>), EvidenceError> {
+        frame
+            .copy_to(&mut self.canvas)
+            .map_err(|e| EvidenceError::Draw(e.to_string()))?;
         draw(&mut self.canvas, ann).map_err(|e| EvidenceError::Draw(e.to_string()))?;
         self.jpeg.clear();
         imgcodecs::imencode(".jpg", &self.canvas, &mut self.jpeg, &self.params)
@@ -79,13 +99,22 @@ impl EvidenceStore {
         let bytes = self.jpeg.as_slice().to_vec();
         let dir = self.cfg.dir.join(sanitize(ann.camera));
         let path = dir.join(format!("{}.jpg", sanitize(name)));
-        let werr = |reason: String| EvidenceError::Write { path: path.display().to_string(), reason };
-        std::fs::create_dir_all(&dir).map_err(|e| werr(format!("cannot create directory ({e})")))?;
+        let werr = |reason: String| EvidenceError::Write {
+            path: path.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| werr(format!("cannot create directory ({e})")))?;
         let tmp = path.with_extension("jpg.tmp");
-        std::fs::write(&tmp, &bytes).map_err(|e| werr(format!("cannot write ({e}); is the disk full?")))?;
+        std::fs::write(&tmp, &bytes)
+            .map_err(|e| werr(format!("cannot write ({e}); is the disk full?")))?;
         std::fs::rename(&tmp, &path).map_err(|e| werr(format!("cannot rename ({e})")))?;
         let sha = Sha256::digest(&bytes);
-        let snapshot = Snapshot { path: path.display().to_string(), sha256: hex(&sha), bytes: bytes.len() as u64 };
+        let snapshot = Snapshot {
+            path: path.display().to_string(),
+            sha256: hex(&sha),
+            bytes: bytes.len() as u64,
+        };
         self.files.push_back((path, bytes.len() as u64, now_unix));
         self.total_bytes += bytes.len() as u64;
         self.prune(now_unix);
@@ -139,7 +168,15 @@ fn index_dir(dir: &Path, out: &mut Vec<(PathBuf, u64, i64)>) -> std::io::Result<
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -156,33 +193,106 @@ pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
     let white = Scalar::new(255.0, 255.0, 255.0, 0.0);
     let black = Scalar::new(0.0, 0.0, 0.0, 0.0);
 
-    let zone: Vector<Point> = ann.zone.to_pixels(w as u32, h as u32).into_iter().map(|(x, y)| Point::new(x, y)).collect();
+    let zone: Vector<Point> = ann
+        .zone
+        .to_pixels(w as u32, h as u32)
+        .into_iter()
+        .map(|(x, y)| Point::new(x, y))
+        .collect();
     let zones: Vector<Vector<Point>> = Vector::from_iter([zone]);
     imgproc::polylines(img, &zones, true, yellow, 2, imgproc::LINE_AA, 0)?;
 
     for t in ann.tracks.iter().filter(|t| t.confirmed) {
         let member = ann.members.contains(&t.id);
-        let color = if member { red } else if t.class == ObjectClass::Vehicle { cyan } else { green };
+        let color = if member {
+            red
+        } else if t.class == ObjectClass::Vehicle {
+            cyan
+        } else {
+            green
+        };
         let b = t.bbox;
-        let r = Rect::new(b.x1.round() as i32, b.y1.round() as i32, b.width().round().max(1.0) as i32, b.height().round().max(1.0) as i32);
-        imgproc::rectangle(img, r, color, if member { 2 } else { 1 }, imgproc::LINE_8, 0)?;
-        label(img, &format!("#{}", t.id), Point::new(r.x, (r.y - 4).max(12)), color, 0.45)?;
+        let r = Rect::new(
+            b.x1.round() as i32,
+            b.y1.round() as i32,
+            b.width().round().max(1.0) as i32,
+            b.height().round().max(1.0) as i32,
+        );
+        imgproc::rectangle(
+            img,
+            r,
+            color,
+            if member { 2 } else { 1 },
+            imgproc::LINE_8,
+            0,
+        )?;
+        label(
+            img,
+            &format!("#{}", t.id),
+            Point::new(r.x, (r.y - 4).max(12)),
+            color,
+            0.45,
+        )?;
     }
 
     if ann.outline.len() >= 2 {
-        let pts: Vector<Point> = ann.outline.iter().map(|&(x, y)| Point::new(x.round() as i32, y.round() as i32)).collect();
+        let pts: Vector<Point> = ann
+            .outline
+            .iter()
+            .map(|&(x, y)| Point::new(x.round() as i32, y.round() as i32))
+            .collect();
         let all: Vector<Vector<Point>> = Vector::from_iter([pts]);
         imgproc::polylines(img, &all, true, red, 2, imgproc::LINE_AA, 0)?;
     }
 
     // Header bar.
-    imgproc::rectangle(img, Rect::new(0, 0, w, 26), black, imgproc::FILLED, imgproc::LINE_8, 0)?;
-    let header = format!("{} | zone {} | {} | {}", ann.camera, ann.zone_id, ann.local_time, ann.title);
-    imgproc::put_text(img, &header, Point::new(6, 18), imgproc::FONT_HERSHEY_SIMPLEX, 0.5, white, 1, imgproc::LINE_AA, false)?;
+    imgproc::rectangle(
+        img,
+        Rect::new(0, 0, w, 26),
+        black,
+        imgproc::FILLED,
+        imgproc::LINE_8,
+        0,
+    )?;
+    let header = format!(
+        "{} | zone {} | {} | {}",
+        ann.camera, ann.zone_id, ann.local_time, ann.title
+    );
+    imgproc::put_text(
+        img,
+        &header,
+        Point::new(6, 18),
+        imgproc::FONT_HERSHEY_SIMPLEX,
+        0.5,
+        white,
+        1,
+        imgproc::LINE_AA,
+        false,
+    )?;
     Ok(())
 }
 
 fn label(img: &mut Mat, text: &str, org: Point, color: Scalar, scale: f64) -> opencv::Result<()> {
-    imgproc::put_text(img, text, org, imgproc::FONT_HERSHEY_SIMPLEX, scale, Scalar::new(0.0, 0.0, 0.0, 0.0), 3, imgproc::LINE_AA, false)?;
-    imgproc::put_text(img, text, org, imgproc::FONT_HERSHEY_SIMPLEX, scale, color, 1, imgproc::LINE_AA, false)
+    imgproc::put_text(
+        img,
+        text,
+        org,
+        imgproc::FONT_HERSHEY_SIMPLEX,
+        scale,
+        Scalar::new(0.0, 0.0, 0.0, 0.0),
+        3,
+        imgproc::LINE_AA,
+        false,
+    )?;
+    imgproc::put_text(
+        img,
+        text,
+        org,
+        imgproc::FONT_HERSHEY_SIMPLEX,
+        scale,
+        color,
+        1,
+        imgproc::LINE_AA,
+        false,
+    )
 }

@@ -45,9 +45,7 @@ enum Command {
         video: PathBuf,
     },
     /// Validate a config file and print every problem; exit status 2 if there are any.
-    CheckConfig {
-        file: PathBuf,
-    },
+    CheckConfig { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -55,18 +53,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => wardwatch::app::run(&config),
-        Command::Replay { config, start, camera, fps, no_mqtt, flush_timeout, json, video } => {
-            wardwatch::app::replay(&wardwatch::app::ReplayArgs {
-                config,
-                start,
-                camera,
-                fps,
-                mqtt: !no_mqtt,
-                flush_timeout_s: flush_timeout,
-                json,
-                video,
-            })
-        }
+        Command::Replay {
+            config,
+            start,
+            camera,
+            fps,
+            no_mqtt,
+            flush_timeout,
+            json,
+            video,
+        } => wardwatch::app::replay(&wardwatch::app::ReplayArgs {
+            config,
+            start,
+            camera,
+            fps,
+            mqtt: !no_mqtt,
+            flush_timeout_s: flush_timeout,
+            json,
+            video,
+        }),
         Command::CheckConfig { file } => wardwatch::app::check_config(&file),
     };
     match result {

@@ -48,7 +48,9 @@ pub enum MotError {
     #[error("{file}: cannot read: {error}")]
     Io { file: String, error: io::Error },
     /// A line has fewer than 6 or more than 10 fields.
-    #[error("{file} line {line}: {count} fields in {text:?}, expected 6 to 10 (frame,id,x,y,w,h[,score[,class,-1,-1]])")]
+    #[error(
+        "{file} line {line}: {count} fields in {text:?}, expected 6 to 10 (frame,id,x,y,w,h[,score[,class,-1,-1]])"
+    )]
     FieldCount {
         file: String,
         line: usize,
@@ -419,7 +421,9 @@ mod tests {
     #[test]
     fn error_bad_number() {
         assert_eq!(
-            err("1,-1,1,2,3,4,0.9\n\n# c\n1,-1,2,3,4,5,0.5\n1,-1,3,4,5,6,0.5\n\n1,-1,abc,4,5,6,0.5\n"),
+            err(
+                "1,-1,1,2,3,4,0.9\n\n# c\n1,-1,2,3,4,5,0.5\n1,-1,3,4,5,6,0.5\n\n1,-1,abc,4,5,6,0.5\n"
+            ),
             r#"dets.txt line 7: field 3 (x) is "abc", expected a number"#
         );
         assert_eq!(
@@ -522,9 +526,10 @@ mod tests {
         let missing = dir.join("missing.txt");
         let e = read_file(&missing).unwrap_err();
         assert!(matches!(e, MotError::Io { .. }));
-        assert!(e
-            .to_string()
-            .starts_with(&format!("{}: cannot read: ", missing.display())));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: cannot read: ", missing.display()))
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -5,8 +5,8 @@ use jiff::Timestamp;
 
 use crate::config::{CameraConfig, ZoneConfig};
 use crate::debounce::{Debouncer, IncidentEvent};
-use crate::rules::gathering::GatheringRule;
 use crate::rules::RuleKind;
+use crate::rules::gathering::GatheringRule;
 use crate::track::{Tracker, TrackerConfig};
 use crate::types::{Detection, ObjectClass, Track};
 
@@ -39,12 +39,20 @@ impl CameraPipeline {
             .map(|z| ZoneRuntime {
                 cfg: z.clone(),
                 gathering: z.gathering.map(|p| {
-                    (GatheringRule::new(p), Debouncer::new(&z.id, RuleKind::Gathering, p.debounce()))
+                    (
+                        GatheringRule::new(p),
+                        Debouncer::new(&z.id, RuleKind::Gathering, p.debounce()),
+                    )
                 }),
                 members: Vec::new(),
             })
             .collect();
-        Self { camera_id: camera.id.clone(), tracker: Tracker::new(tracker), zones, frame_size: (0, 0) }
+        Self {
+            camera_id: camera.id.clone(),
+            tracker: Tracker::new(tracker),
+            zones,
+            frame_size: (0, 0),
+        }
     }
 
     pub fn camera_id(&self) -> &str {
@@ -52,7 +60,12 @@ impl CameraPipeline {
     }
 
     /// Analyse one frame's detections taken at `ts`.
-    pub fn step(&mut self, ts: Timestamp, frame_size: (u32, u32), detections: &[Detection]) -> Vec<Alert> {
+    pub fn step(
+        &mut self,
+        ts: Timestamp,
+        frame_size: (u32, u32),
+        detections: &[Detection],
+    ) -> Vec<Alert> {
         self.frame_size = frame_size;
         let tracks = self.tracker.update(ts, detections);
         let mut alerts = Vec::new();
@@ -62,14 +75,27 @@ impl CameraPipeline {
                 tracks
                     .iter()
                     .filter(|t| t.confirmed && t.class == ObjectClass::Person)
-                    .filter(|t| zone.cfg.polygon.contains_px(t.bbox.bottom_center(), frame_size.0, frame_size.1))
+                    .filter(|t| {
+                        zone.cfg.polygon.contains_px(
+                            t.bbox.bottom_center(),
+                            frame_size.0,
+                            frame_size.1,
+                        )
+                    })
                     .cloned(),
             );
             let open = zone.cfg.schedule.is_active(ts);
             if let Some((rule, debouncer)) = &mut zone.gathering {
-                let obs = if open { rule.observe(ts, &zone.members, None) } else { Vec::new() };
+                let obs = if open {
+                    rule.observe(ts, &zone.members, None)
+                } else {
+                    Vec::new()
+                };
                 for incident in debouncer.step(ts, open, &obs) {
-                    alerts.push(Alert { zone_index: zi, incident });
+                    alerts.push(Alert {
+                        zone_index: zi,
+                        incident,
+                    });
                 }
             }
         }
@@ -82,7 +108,10 @@ impl CameraPipeline {
         for (zi, zone) in self.zones.iter_mut().enumerate() {
             if let Some((_, debouncer)) = &mut zone.gathering {
                 for incident in debouncer.finish(ts, reason) {
-                    alerts.push(Alert { zone_index: zi, incident });
+                    alerts.push(Alert {
+                        zone_index: zi,
+                        incident,
+                    });
                 }
             }
         }
@@ -100,7 +129,10 @@ impl CameraPipeline {
 
     /// Confirmed people inside each zone after the last step: (zone id, count).
     pub fn zone_counts(&self) -> Vec<(String, usize)> {
-        self.zones.iter().map(|z| (z.cfg.id.clone(), z.members.len())).collect()
+        self.zones
+            .iter()
+            .map(|z| (z.cfg.id.clone(), z.members.len()))
+            .collect()
     }
 
     pub fn active_incidents(&self) -> usize {

@@ -17,8 +17,8 @@
 //! - An en dash (`22:00–05:00`) works like a hyphen. Day names are case-insensitive and may
 //!   be written in full (`friday`).
 
-use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FULL_DAY_NAMES: [&str; 7] = [

@@ -16,7 +16,11 @@ pub enum SourceError {
     #[error("video {path}: {reason}")]
     Open { path: String, reason: String },
     #[error("video {path}: read failed at frame {frame}: {reason}")]
-    Read { path: String, frame: u64, reason: String },
+    Read {
+        path: String,
+        frame: u64,
+        reason: String,
+    },
 }
 
 /// One decoded frame. `image` is reused between reads.
@@ -29,7 +33,11 @@ pub struct Frame {
 
 impl Default for Frame {
     fn default() -> Self {
-        Self { index: 0, ts: Timestamp::UNIX_EPOCH, image: Mat::default() }
+        Self {
+            index: 0,
+            ts: Timestamp::UNIX_EPOCH,
+            image: Mat::default(),
+        }
     }
 }
 
@@ -46,15 +54,26 @@ pub struct FileSource {
 
 impl FileSource {
     /// Open `path`. `fps_override` replaces the container's frame rate when given.
-    pub fn open(path: &Path, start: Timestamp, fps_override: Option<f64>) -> Result<Self, SourceError> {
+    pub fn open(
+        path: &Path,
+        start: Timestamp,
+        fps_override: Option<f64>,
+    ) -> Result<Self, SourceError> {
         let p = path.display().to_string();
-        let open_err = |reason: String| SourceError::Open { path: p.clone(), reason };
+        let open_err = |reason: String| SourceError::Open {
+            path: p.clone(),
+            reason,
+        };
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(open_err("no such file (for the demo clip run `make setup`)".into()))
+                return Err(open_err(
+                    "no such file (for the demo clip run `make setup`)".into(),
+                ));
             }
             Err(e) => return Err(open_err(format!("cannot read ({e})"))),
-            Ok(m) if m.is_dir() => return Err(open_err("is a directory, expected a video file".into())),
+            Ok(m) if m.is_dir() => {
+                return Err(open_err("is a directory, expected a video file".into()));
+            }
             Ok(_) => {}
         }
         let cap = VideoCapture::from_file(&p, videoio::CAP_FFMPEG)
@@ -66,7 +85,10 @@ impl FileSource {
                     .filter(|c| c.is_opened().unwrap_or(false))
             })
             .ok_or_else(|| {
-                open_err("OpenCV cannot decode it (not a video, truncated, or an unsupported codec)".into())
+                open_err(
+                    "OpenCV cannot decode it (not a video, truncated, or an unsupported codec)"
+                        .into(),
+                )
             })?;
         let fps_prop = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
         let fps = match fps_override {
@@ -75,7 +97,7 @@ impl FileSource {
             None => {
                 return Err(open_err(format!(
                     "the container reports no usable frame rate ({fps_prop}); pass --fps"
-                )))
+                )));
             }
         };
         let n = cap.get(videoio::CAP_PROP_FRAME_COUNT).unwrap_or(0.0);
@@ -109,11 +131,14 @@ impl FileSource {
     /// Frame times are `start + index / fps`: container timestamps of some AVI files
     /// are unreliable, and a constant rate keeps replays deterministic.
     pub fn read(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
-        let ok = self.cap.read(&mut frame.image).map_err(|e| SourceError::Read {
-            path: self.path.display().to_string(),
-            frame: self.next_index,
-            reason: e.to_string(),
-        })?;
+        let ok = self
+            .cap
+            .read(&mut frame.image)
+            .map_err(|e| SourceError::Read {
+                path: self.path.display().to_string(),
+                frame: self.next_index,
+                reason: e.to_string(),
+            })?;
         if !ok || frame.image.empty() {
             return Ok(false);
         }
@@ -152,7 +177,10 @@ impl Sampler {
         } else {
             SignedDuration::ZERO
         };
-        Self { interval, next_due: None }
+        Self {
+            interval,
+            next_due: None,
+        }
     }
 
     /// True when the frame at `ts` should be analysed.
@@ -188,7 +216,12 @@ mod tests {
         let taken: Vec<bool> = (0..10)
             .map(|i| s.take(t0 + SignedDuration::from_millis(i * 100)))
             .collect();
-        assert_eq!(taken, vec![true, false, true, false, true, false, true, false, true, false]);
+        assert_eq!(
+            taken,
+            vec![
+                true, false, true, false, true, false, true, false, true, false
+            ]
+        );
     }
 
     #[test]
@@ -205,7 +238,10 @@ mod tests {
         let n = (0..70)
             .filter(|&i| s.take(t0 + SignedDuration::from_secs_f64(i as f64 / 7.0)))
             .count();
-        assert!((45..=52).contains(&n), "took {n} of 70 frames at 7 fps for 5 fps");
+        assert!(
+            (45..=52).contains(&n),
+            "took {n} of 70 frames at 7 fps for 5 fps"
+        );
     }
 }
 
@@ -223,7 +259,14 @@ pub struct LiveSource {
 impl LiveSource {
     pub fn new(url: &str) -> Self {
         let is_file = !url.contains("://") && !url.starts_with("/dev/");
-        Self { url: url.to_string(), cap: None, is_file, pace: None, next_due: None, index: 0 }
+        Self {
+            url: url.to_string(),
+            cap: None,
+            is_file,
+            pace: None,
+            next_due: None,
+            index: 0,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -237,9 +280,14 @@ impl LiveSource {
     /// (Re)open the stream. Network streams get 10 s open and read timeouts.
     pub fn open(&mut self) -> Result<(), SourceError> {
         self.cap = None;
-        let err = |reason: String| SourceError::Open { path: redact(&self.url), reason };
+        let err = |reason: String| SourceError::Open {
+            path: redact(&self.url),
+            reason,
+        };
         let cap = if let Some(dev) = self.url.strip_prefix("/dev/video") {
-            let n: i32 = dev.parse().map_err(|_| err("expected /dev/videoN".into()))?;
+            let n: i32 = dev
+                .parse()
+                .map_err(|_| err("expected /dev/videoN".into()))?;
             VideoCapture::new(n, videoio::CAP_V4L2).map_err(|e| err(e.to_string()))?
         } else if self.is_file {
             if !Path::new(&self.url).is_file() {
@@ -257,7 +305,10 @@ impl LiveSource {
                 .map_err(|e| err(e.to_string()))?
         };
         if !cap.is_opened().unwrap_or(false) {
-            return Err(err("cannot be opened (unreachable, wrong URL or credentials, or unsupported codec)".into()));
+            return Err(err(
+                "cannot be opened (unreachable, wrong URL or credentials, or unsupported codec)"
+                    .into(),
+            ));
         }
         let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
         self.pace = (self.is_file && fps.is_finite() && fps > 0.5 && fps < 1000.0)
@@ -269,7 +320,9 @@ impl LiveSource {
 
     /// Read the next frame. `Ok(false)` means the stream ended or stalled: reconnect.
     pub fn read(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
-        let Some(cap) = self.cap.as_mut() else { return Ok(false) };
+        let Some(cap) = self.cap.as_mut() else {
+            return Ok(false);
+        };
         if let Some(pace) = self.pace {
             let now = std::time::Instant::now();
             let due = self.next_due.unwrap_or(now);

@@ -63,7 +63,7 @@
 
 use crate::types::{BBox, Detection, ObjectClass, Track};
 use jiff::Timestamp;
-use pathfinding::kuhn_munkres::{kuhn_munkres, Weights};
+use pathfinding::kuhn_munkres::{Weights, kuhn_munkres};
 
 /// Tuning of [`Tracker`]. See the module documentation for how each value is used.
 #[derive(Debug, Clone, PartialEq)]
@@ -464,11 +464,7 @@ impl Tracker {
         let dt = match self.last_ts {
             Some(prev) => {
                 let d = ts.duration_since(prev).as_secs_f64();
-                if d > 0.0 {
-                    d
-                } else {
-                    0.0
-                }
+                if d > 0.0 { d } else { 0.0 }
             }
             None => 0.0,
         };
@@ -1131,10 +1127,11 @@ mod tests {
             }
         }
         // Degenerate and non-finite detections never became tracks.
-        assert!(tr
-            .tracks()
-            .iter()
-            .all(|t| t.bbox.area() > 0.0 && t.bbox.x1 < 1e6));
+        assert!(
+            tr.tracks()
+                .iter()
+                .all(|t| t.bbox.area() > 0.0 && t.bbox.x1 < 1e6)
+        );
 
         // A nonsensical configuration must not panic either.
         let mut tr = Tracker::new(TrackerConfig {

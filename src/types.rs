@@ -47,11 +47,7 @@ impl BBox {
         let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
         let inter = ix * iy;
         let union = self.area() + other.area() - inter;
-        if union <= 0.0 {
-            0.0
-        } else {
-            inter / union
-        }
+        if union <= 0.0 { 0.0 } else { inter / union }
     }
 }
 

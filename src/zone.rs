@@ -321,14 +321,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(e, "self-intersecting: edge 1-2 crosses edge 3-4");
         // Collinear adjacent edges going on in the same direction are fine.
-        assert!(Polygon::new(vec![
-            [0.3, 0.1],
-            [0.7, 0.1],
-            [0.7, 0.5],
-            [0.1, 0.5],
-            [0.1, 0.1]
-        ])
-        .is_ok());
+        assert!(
+            Polygon::new(vec![
+                [0.3, 0.1],
+                [0.7, 0.1],
+                [0.7, 0.5],
+                [0.1, 0.5],
+                [0.1, 0.1]
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

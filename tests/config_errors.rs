@@ -35,7 +35,9 @@ fn errors(text: &str) -> String {
     let path = support::repo().join("config/test.toml");
     match Config::from_str(text, &path) {
         Ok(_) => panic!("config was accepted:\n{text}"),
-        Err(e) => e.to_string().replace(&format!("{}", path.display()), "test.toml"),
+        Err(e) => e
+            .to_string()
+            .replace(&format!("{}", path.display()), "test.toml"),
     }
 }
 
@@ -47,7 +49,16 @@ fn base_config_is_valid_and_has_documented_defaults() {
     assert_eq!(g.min_people, 3);
     assert_eq!(g.link_distance, 1.0);
     assert_eq!(g.max_speed, 0.3);
-    assert_eq!((g.min_duration_s, g.grace_s, g.update_every_s, g.clear_after_s, g.cooldown_s), (60.0, 5.0, 60.0, 30.0, 120.0));
+    assert_eq!(
+        (
+            g.min_duration_s,
+            g.grace_s,
+            g.update_every_s,
+            g.clear_after_s,
+            g.cooldown_s
+        ),
+        (60.0, 5.0, 60.0, 30.0, 120.0)
+    );
     assert_eq!(cfg.cameras[0].detect_fps, 5.0);
     assert_eq!(cfg.mqtt.url, "mqtt://127.0.0.1:1883");
     assert_eq!(cfg.mqtt.topic_prefix, "wardwatch");
@@ -60,10 +71,19 @@ fn base_config_is_valid_and_has_documented_defaults() {
 #[test]
 fn every_problem_is_reported_with_line_field_and_value() {
     let text = base()
-        .replace("timezone = \"Asia/Ho_Chi_Minh\"", "timezone = \"Asia/Hanoi_X\"")
-        .replace("[[camera]]\nid = \"cam-01\"", "[[camera]]\nid = \"cam 01\"\ndetect_fps = 0")
+        .replace(
+            "timezone = \"Asia/Ho_Chi_Minh\"",
+            "timezone = \"Asia/Hanoi_X\"",
+        )
+        .replace(
+            "[[camera]]\nid = \"cam-01\"",
+            "[[camera]]\nid = \"cam 01\"\ndetect_fps = 0",
+        )
         .replace("schedule = \"22:00-05:00\"", "schedule = \"25:00-05:00\"")
-        .replace("rules = [\"gathering\"]", "rules = [\"gathering\", \"loitering\"]");
+        .replace(
+            "rules = [\"gathering\"]",
+            "rules = [\"gathering\", \"loitering\"]",
+        );
     assert_eq!(
         errors(&text),
         [
@@ -80,7 +100,10 @@ fn every_problem_is_reported_with_line_field_and_value() {
 fn bad_schedule_names_the_window() {
     let text = base().replace("schedule = \"22:00-05:00\"", "schedule = \"25:00-05:00\"");
     let e = errors(&text);
-    assert!(e.starts_with("test.toml:16: camera[0].zone[0].schedule: window \"25:00-05:00\": "), "{e}");
+    assert!(
+        e.starts_with("test.toml:16: camera[0].zone[0].schedule: window \"25:00-05:00\": "),
+        "{e}"
+    );
     assert!(e.ends_with("hour 25 out of range 0-23"), "{e}");
 }
 
@@ -91,7 +114,10 @@ fn self_intersecting_polygon() {
         "[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]",
     );
     let e = errors(&text);
-    assert!(e.starts_with("test.toml:14: camera[0].zone[0].polygon: self-intersecting"), "{e}");
+    assert!(
+        e.starts_with("test.toml:14: camera[0].zone[0].polygon: self-intersecting"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -105,9 +131,14 @@ fn polygon_outside_the_frame() {
 
 #[test]
 fn unknown_field_is_refused_with_its_line() {
-    let text = base().replace("threads", "x").replace("[model]\n", "[model]\nthreadz = 2\n");
+    let text = base()
+        .replace("threads", "x")
+        .replace("[model]\n", "[model]\nthreadz = 2\n");
     let e = errors(&text);
-    assert!(e.starts_with("test.toml:6: unknown field `threadz`, expected one of "), "{e}");
+    assert!(
+        e.starts_with("test.toml:6: unknown field `threadz`, expected one of "),
+        "{e}"
+    );
     assert!(e.ends_with("(at `threadz = 2`)"), "{e}");
 }
 
@@ -115,15 +146,22 @@ fn unknown_field_is_refused_with_its_line() {
 fn wrong_type_is_refused_with_its_line() {
     let text = base().replace("id = \"cam-01\"", "id = \"cam-01\"\ndetect_fps = \"fast\"");
     let e = errors(&text);
-    assert!(e.starts_with("test.toml:10: invalid type: string \"fast\", expected f64"), "{e}");
+    assert!(
+        e.starts_with("test.toml:10: invalid type: string \"fast\", expected f64"),
+        "{e}"
+    );
 }
 
 #[test]
 fn durations_accept_numbers_and_units() {
-    let text = base() + "\n  [camera.zone.gathering]\n  min_duration = \"2m\"\n  grace = 7\n  cooldown = \"1h 30m\"\n";
+    let text = base()
+        + "\n  [camera.zone.gathering]\n  min_duration = \"2m\"\n  grace = 7\n  cooldown = \"1h 30m\"\n";
     let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
     let g = cfg.cameras[0].zones[0].gathering.unwrap();
-    assert_eq!((g.min_duration_s, g.grace_s, g.cooldown_s), (120.0, 7.0, 5400.0));
+    assert_eq!(
+        (g.min_duration_s, g.grace_s, g.cooldown_s),
+        (120.0, 7.0, 5400.0)
+    );
 }
 
 #[test]
@@ -138,8 +176,10 @@ fn bad_duration_string() {
 
 #[test]
 fn site_defaults_merge_under_zone_values() {
-    let text = base().replace("[model]", "[gathering]\nmin_people = 4\nclear_after = \"45s\"\n\n[model]")
-        + "\n  [camera.zone.gathering]\n  min_people = 5\n";
+    let text = base().replace(
+        "[model]",
+        "[gathering]\nmin_people = 4\nclear_after = \"45s\"\n\n[model]",
+    ) + "\n  [camera.zone.gathering]\n  min_people = 5\n";
     let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
     let g = cfg.cameras[0].zones[0].gathering.unwrap();
     assert_eq!((g.min_people, g.clear_after_s), (5, 45.0));
@@ -161,7 +201,10 @@ fn out_of_range_rule_values() {
 #[test]
 fn missing_model_and_bad_mqtt_url() {
     let text = base()
-        .replace("path = \"../models/nanodet-m-416.onnx\"", "path = \"../models/nope.onnx\"")
+        .replace(
+            "path = \"../models/nanodet-m-416.onnx\"",
+            "path = \"../models/nope.onnx\"",
+        )
         .replace("[model]", "[mqtt]\nurl = \"http://broker:1883\"\n\n[model]");
     let e = errors(&text);
     let lines: Vec<&str> = e.lines().collect();
@@ -192,11 +235,27 @@ fn check_config_cli_prints_every_problem_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     let text = base()
-        .replace("../models/nanodet-m-416.onnx", &support::repo().join("models/nanodet-m-416.onnx").display().to_string())
-        .replace("timezone = \"Asia/Ho_Chi_Minh\"", "timezone = \"Mars/Olympus\"")
-        .replace("[[camera]]\nid = \"cam-01\"", "[[camera]]\nid = \"cam-01\"\ndetect_fps = 100");
+        .replace(
+            "../models/nanodet-m-416.onnx",
+            &support::repo()
+                .join("models/nanodet-m-416.onnx")
+                .display()
+                .to_string(),
+        )
+        .replace(
+            "timezone = \"Asia/Ho_Chi_Minh\"",
+            "timezone = \"Mars/Olympus\"",
+        )
+        .replace(
+            "[[camera]]\nid = \"cam-01\"",
+            "[[camera]]\nid = \"cam-01\"\ndetect_fps = 100",
+        );
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch")).args(["check-config"]).arg(&path).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["check-config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -208,13 +267,24 @@ fn check_config_cli_prints_every_problem_and_exits_2() {
     );
     assert!(!stderr.contains("panicked"));
 
-    let ok = Command::new(env!("CARGO_BIN_EXE_wardwatch")).args(["check-config"]).arg(support::repo().join("config/demo.toml")).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["check-config"])
+        .arg(support::repo().join("config/demo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[test]
 fn missing_config_file() {
-    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch")).args(["check-config", "/nonexistent/ward.toml"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["check-config", "/nonexistent/ward.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),

@@ -24,7 +24,8 @@ struct RefDet {
 #[test]
 fn boxes_match_reference_decode_within_one_pixel() {
     support::require_runtime();
-    let text = std::fs::read_to_string(support::repo().join("tests/fixtures/vtest_reference.json")).unwrap();
+    let text = std::fs::read_to_string(support::repo().join("tests/fixtures/vtest_reference.json"))
+        .unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let frames = reference["frames"].as_object().unwrap();
     let mut det = Detector::load(DetectorSettings::nanodet(model())).expect("model loads");
@@ -35,7 +36,9 @@ fn boxes_match_reference_decode_within_one_pixel() {
     let mut frame = Frame::default();
     let mut compared = 0;
     while src.read(&mut frame).unwrap() {
-        let Some(expected) = frames.get(&frame.index.to_string()) else { continue };
+        let Some(expected) = frames.get(&frame.index.to_string()) else {
+            continue;
+        };
         let expected: Vec<RefDet> = serde_json::from_value(expected.clone()).unwrap();
         let got = det.detect(&frame.image).unwrap().to_vec();
         assert_eq!(
@@ -52,7 +55,12 @@ fn boxes_match_reference_decode_within_one_pixel() {
                 .iter()
                 .filter(|g| g.label == e.label)
                 .map(|g| {
-                    let d = [g.bbox.x1 as f64 - e.bbox[0], g.bbox.y1 as f64 - e.bbox[1], g.bbox.x2 as f64 - e.bbox[2], g.bbox.y2 as f64 - e.bbox[3]];
+                    let d = [
+                        g.bbox.x1 as f64 - e.bbox[0],
+                        g.bbox.y1 as f64 - e.bbox[1],
+                        g.bbox.x2 as f64 - e.bbox[2],
+                        g.bbox.y2 as f64 - e.bbox[3],
+                    ];
                     (d.iter().fold(0f64, |m, v| m.max(v.abs())), g)
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0))
@@ -66,7 +74,12 @@ fn boxes_match_reference_decode_within_one_pixel() {
                 best.0,
                 e.bbox
             );
-            assert!((best.1.score - e.score).abs() < 0.01, "score {} vs {}", best.1.score, e.score);
+            assert!(
+                (best.1.score - e.score).abs() < 0.01,
+                "score {} vs {}",
+                best.1.score,
+                e.score
+            );
         }
         compared += 1;
     }
@@ -76,7 +89,9 @@ fn boxes_match_reference_decode_within_one_pixel() {
 #[test]
 fn missing_model_is_a_clear_error() {
     support::require_runtime();
-    let err = Detector::load(DetectorSettings::nanodet("/nonexistent/nanodet.onnx")).err().unwrap();
+    let err = Detector::load(DetectorSettings::nanodet("/nonexistent/nanodet.onnx"))
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         "model file /nonexistent/nanodet.onnx: not found. Check model.path in the config (relative paths are relative to the working directory), or run `make setup`"
@@ -90,10 +105,18 @@ fn truncated_model_is_refused_at_load() {
     let path = dir.path().join("truncated.onnx");
     let bytes = std::fs::read(model()).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
-    let err = Detector::load(DetectorSettings::nanodet(&path)).err().unwrap();
+    let err = Detector::load(DetectorSettings::nanodet(&path))
+        .err()
+        .unwrap();
     let msg = err.to_string();
     assert!(matches!(err, DetectError::Model { .. }), "{msg}");
-    assert!(msg.starts_with(&format!("model file {}: ONNX Runtime cannot load it (", path.display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "model file {}: ONNX Runtime cannot load it (",
+            path.display()
+        )),
+        "{msg}"
+    );
     assert!(msg.ends_with("The file is probably truncated or not an ONNX model: restore it with `git checkout models/` or rebuild it with models/convert.sh"), "{msg}");
 }
 
@@ -103,10 +126,15 @@ fn empty_model_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.onnx");
     std::fs::write(&path, b"").unwrap();
-    let err = Detector::load(DetectorSettings::nanodet(&path)).err().unwrap();
+    let err = Detector::load(DetectorSettings::nanodet(&path))
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
-        format!("model file {}: is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh", path.display())
+        format!(
+            "model file {}: is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh",
+            path.display()
+        )
     );
 }
 

@@ -17,13 +17,81 @@ fn demo_config(dir: &Path, port: u16) -> std::path::PathBuf {
     let demo = std::fs::read_to_string(support::repo().join("config/demo.toml")).unwrap();
     let text = demo
         .replace("mqtt://127.0.0.1:1883", &format!("mqtt://127.0.0.1:{port}"))
-        .replace("outbox_dir = \"../var/outbox\"", &format!("outbox_dir = \"{}\"", dir.join("outbox").display()))
-        .replace("dir = \"../var/snapshots\"", &format!("dir = \"{}\"", dir.join("snapshots").display()))
-        .replace("\"../models/", &format!("\"{}/models/", support::repo().display()))
-        .replace("\"../data/", &format!("\"{}/data/", support::repo().display()));
+        .replace(
+            "outbox_dir = \"../var/outbox\"",
+            &format!("outbox_dir = \"{}\"", dir.join("outbox").display()),
+        )
+        .replace(
+            "dir = \"../var/snapshots\"",
+            &format!("dir = \"{}\"", dir.join("snapshots").display()),
+        )
+        .replace(
+            "\"../models/",
+            &format!("\"{}/models/", support::repo().display()),
+        )
+        .replace(
+            "\"../data/",
+            &format!("\"{}/data/", support::repo().display()),
+        );
     let p = dir.join("demo.toml");
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// Start `mosquitto_sub` on the events topics and return once it provably receives
+/// (a probe message published until it shows up), so no event can be missed.
+fn subscriber(port: u16, out: &Path) -> std::process::Child {
+    let child = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            "wardwatch/demo/+/events",
+        ])
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub runs (apt package mosquitto-clients)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let _ = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                "wardwatch/demo/probe/events",
+                "-m",
+                "probe",
+            ])
+            .status();
+        if std::fs::read_to_string(out)
+            .unwrap_or_default()
+            .contains("probe")
+        {
+            return child;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto_sub did not subscribe within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Event lines received so far (probe lines left out).
+fn received_lines(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l != "probe")
+        .map(String::from)
+        .collect()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -39,16 +107,16 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
 
     // A real subscriber, started before the replay.
     let sub_out = dir.path().join("sub.txt");
-    let mut sub = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1", "-t", "wardwatch/demo/+/events"])
-        .stdout(std::fs::File::create(&sub_out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto_sub runs (apt package mosquitto-clients)");
-    std::thread::sleep(Duration::from_millis(300)); // let it subscribe before events flow
+    let mut sub = subscriber(broker.port, &sub_out);
 
     let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
-        .args(["replay", "--json", "--start", "2026-11-26T23:00:00+07:00", "--config"])
+        .args([
+            "replay",
+            "--json",
+            "--start",
+            "2026-11-26T23:00:00+07:00",
+            "--config",
+        ])
         .arg(&cfg)
         .arg(support::vtest())
         .output()
@@ -59,13 +127,18 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("--json prints one JSON event per line"))
         .collect();
-    assert!(printed.len() >= 2, "expected gathering events from vtest.avi, got {printed:?}\n{stderr}");
+    assert!(
+        printed.len() >= 2,
+        "expected gathering events from vtest.avi, got {printed:?}\n{stderr}"
+    );
 
     // Every printed event arrives at the subscriber.
     let deadline = Instant::now() + Duration::from_secs(20);
     let received: Vec<serde_json::Value> = loop {
-        let text = std::fs::read_to_string(&sub_out).unwrap_or_default();
-        let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let lines: Vec<serde_json::Value> = received_lines(&sub_out)
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("events are JSON"))
+            .collect();
         if lines.len() >= printed.len() || Instant::now() > deadline {
             break lines;
         }
@@ -73,11 +146,19 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
     };
     let _ = sub.kill();
     let _ = sub.wait();
-    let key = |e: &serde_json::Value| (e["id"].as_str().unwrap().to_string(), e["seq"].as_u64().unwrap());
+    let key = |e: &serde_json::Value| {
+        (
+            e["id"].as_str().unwrap().to_string(),
+            e["seq"].as_u64().unwrap(),
+        )
+    };
     let mut got: Vec<_> = received.iter().map(key).collect();
     got.dedup(); // QoS 1 may repeat after a reconnect; consumers de-duplicate on (id, seq)
     let want: Vec<_> = printed.iter().map(key).collect();
-    assert_eq!(got, want, "MQTT subscriber must receive every event, in order");
+    assert_eq!(
+        got, want,
+        "MQTT subscriber must receive every event, in order"
+    );
 
     // Field-level checks.
     let mut starts = 0;
@@ -88,8 +169,16 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
         assert_eq!(e["camera"], "campus-road");
         assert_eq!(e["zone"], "road");
         let local = e["time_local"].as_str().unwrap();
-        assert!(local.starts_with("2026-11-26T23:0") && local.ends_with("+07:00"), "{local}");
-        assert!(e["time_utc"].as_str().unwrap().starts_with("2026-11-26T16:0"));
+        assert!(
+            local.starts_with("2026-11-26T23:0") && local.ends_with("+07:00"),
+            "{local}"
+        );
+        assert!(
+            e["time_utc"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-11-26T16:0")
+        );
         assert!(e["time_utc"].as_str().unwrap().ends_with('Z'));
         let people = e["people"].as_u64().unwrap();
         assert!(e["peak_people"].as_u64().unwrap() >= people);
@@ -100,12 +189,20 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
                 starts += 1;
                 assert_eq!(e["seq"], 0);
                 assert!(people >= 2, "demo min_people is 2: {e}");
-                assert!(e["duration_s"].as_f64().unwrap() >= 5.0, "min_duration is 5 s: {e}");
+                assert!(
+                    e["duration_s"].as_f64().unwrap() >= 5.0,
+                    "min_duration is 5 s: {e}"
+                );
                 let snap = &e["snapshot"];
-                let path = snap["path"].as_str().expect("start events carry a snapshot");
+                let path = snap["path"]
+                    .as_str()
+                    .expect("start events carry a snapshot");
                 let bytes = std::fs::read(path).expect("snapshot file exists");
                 assert_eq!(&bytes[..2], &[0xFF, 0xD8], "snapshot is a JPEG");
-                assert_eq!(snap["sha256"].as_str().unwrap(), hex(&Sha256::digest(&bytes)));
+                assert_eq!(
+                    snap["sha256"].as_str().unwrap(),
+                    hex(&Sha256::digest(&bytes))
+                );
                 assert_eq!(snap["bytes"].as_u64().unwrap(), bytes.len() as u64);
             }
             "update" => assert!(e["reason"].is_string()),
@@ -120,7 +217,9 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
     // Every incident that starts also ends (the replay ends open incidents at end of stream).
     for s in received.iter().filter(|e| e["phase"] == "start") {
         assert!(
-            received.iter().any(|e| e["id"] == s["id"] && e["phase"] == "end"),
+            received
+                .iter()
+                .any(|e| e["id"] == s["id"] && e["phase"] == "end"),
             "incident {} never ended",
             s["id"]
         );
@@ -128,31 +227,81 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
 
     // Retained topics: the latest snapshot (a JPEG) and the site status.
     let mut snap = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-C", "1", "-W", "10", "-t", "wardwatch/demo/campus-road/snapshot"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-t",
+            "wardwatch/demo/campus-road/snapshot",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut jpeg = Vec::new();
     snap.stdout.take().unwrap().read_to_end(&mut jpeg).unwrap();
     snap.wait().unwrap();
-    assert!(jpeg.len() > 1000 && jpeg[..2] == [0xFF, 0xD8], "retained snapshot is a JPEG ({} bytes)", jpeg.len());
+    assert!(
+        jpeg.len() > 1000 && jpeg[..2] == [0xFF, 0xD8],
+        "retained snapshot is a JPEG ({} bytes)",
+        jpeg.len()
+    );
 
     let state = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-C", "1", "-W", "10", "-t", "wardwatch/demo/campus-road/state"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-t",
+            "wardwatch/demo/campus-road/state",
+        ])
         .output()
         .unwrap();
-    let state: serde_json::Value = serde_json::from_slice(&state.stdout).expect("retained state is JSON");
+    let state: serde_json::Value =
+        serde_json::from_slice(&state.stdout).expect("retained state is JSON");
     assert_eq!(state["camera"], "campus-road");
-    assert_eq!(state["active"].as_array().unwrap().len(), 0, "nothing active after the replay ended: {state}");
+    assert_eq!(
+        state["active"].as_array().unwrap().len(),
+        0,
+        "nothing active after the replay ended: {state}"
+    );
 
     let status = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-C", "1", "-W", "10", "-t", "wardwatch/demo/status"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-t",
+            "wardwatch/demo/status",
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&status.stdout).trim(), "offline", "clean shutdown leaves status offline");
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout).trim(),
+        "offline",
+        "clean shutdown leaves status offline"
+    );
 
     // The outbox is empty once the broker acknowledged everything.
-    let left = std::fs::read_dir(dir.path().join("outbox")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "msg")).count();
+    let left = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "msg"))
+        .count();
     assert_eq!(left, 0);
 }
 
@@ -163,7 +312,15 @@ fn replay_with_broker_down_keeps_events_in_the_outbox_then_delivers_them() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = demo_config(dir.path(), port);
     let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
-        .args(["replay", "--json", "--flush-timeout", "1", "--start", "2026-11-26T23:00:00+07:00", "--config"])
+        .args([
+            "replay",
+            "--json",
+            "--flush-timeout",
+            "1",
+            "--start",
+            "2026-11-26T23:00:00+07:00",
+            "--config",
+        ])
         .arg(&cfg)
         .arg(support::vtest())
         .output()
@@ -172,35 +329,52 @@ fn replay_with_broker_down_keeps_events_in_the_outbox_then_delivers_them() {
     assert!(out.status.success(), "a down broker is not fatal: {stderr}");
     let printed = String::from_utf8_lossy(&out.stdout).lines().count();
     assert!(printed >= 2);
-    assert!(stderr.contains("not yet acknowledged by the broker"), "{stderr}");
-    let queued = |d: &Path| std::fs::read_dir(d.join("outbox")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "msg")).count();
+    assert!(
+        stderr.contains("not yet acknowledged by the broker"),
+        "{stderr}"
+    );
+    let queued = |d: &Path| {
+        std::fs::read_dir(d.join("outbox"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "msg"))
+            .count()
+    };
     assert!(queued(dir.path()) >= printed, "events wait in the outbox");
 
     // The broker comes back; a later run (here: replay of a 0-frame-analysed clip is not
     // needed — any run opens the outbox) delivers what is queued first.
     let broker = Broker::start_on(port);
     let sub_out = dir.path().join("sub.txt");
-    let mut sub = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", "wardwatch/demo/+/events"])
-        .stdout(std::fs::File::create(&sub_out).unwrap())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut sub = subscriber(port, &sub_out);
     let out2 = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
-        .args(["replay", "--json", "--start", "2026-11-26T12:00:00+07:00", "--config"])
+        .args([
+            "replay",
+            "--json",
+            "--start",
+            "2026-11-26T12:00:00+07:00",
+            "--config",
+        ])
         .arg(&cfg)
         .arg(support::vtest())
         .output()
         .unwrap();
     assert!(out2.status.success());
-    assert_eq!(String::from_utf8_lossy(&out2.stdout).lines().count(), 0, "12:00 is outside the 22:00-05:00 curfew: no new events");
+    assert_eq!(
+        String::from_utf8_lossy(&out2.stdout).lines().count(),
+        0,
+        "12:00 is outside the 22:00-05:00 curfew: no new events"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let n = std::fs::read_to_string(&sub_out).unwrap_or_default().lines().count();
+        let n = received_lines(&sub_out).len();
         if n >= printed {
             break;
         }
-        assert!(Instant::now() < deadline, "only {n} of {printed} queued events delivered after the broker returned");
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {printed} queued events delivered after the broker returned"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = sub.kill();

@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 use std::f32::consts::PI;
 
-use jiff::{civil::DateTime, tz::TimeZone, SignedDuration, Timestamp};
+use jiff::{SignedDuration, Timestamp, civil::DateTime, tz::TimeZone};
 use wardwatch::{
     debounce::{Debouncer, IncidentEvent, Phase},
-    rules::gathering::{people_in_zone, GatheringParams, GatheringRule},
     rules::RuleKind,
+    rules::gathering::{GatheringParams, GatheringRule, people_in_zone},
     schedule::Schedule,
     types::{BBox, ObjectClass, Track},
     zone::Polygon,

@@ -15,23 +15,93 @@ use std::time::{Duration, Instant};
 
 use ndarray::Array4;
 use opencv::core::Mat;
-use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
 use crate::types::{Detection, ObjectClass};
 
 /// COCO-80 class names, index = label.
 pub const COCO_CLASSES: [&str; 80] = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 ];
 
 /// Which model labels wardwatch keeps, and as what.
@@ -59,7 +129,10 @@ impl ClassMap {
         &self.entries
     }
     pub fn class_of(&self, label: u16) -> Option<ObjectClass> {
-        self.entries.iter().find(|(l, _)| *l == label).map(|(_, c)| *c)
+        self.entries
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, c)| *c)
     }
 }
 
@@ -76,7 +149,11 @@ pub struct DecodeParams {
 
 impl Default for DecodeParams {
     fn default() -> Self {
-        Self { score_threshold: 0.35, nms_iou: 0.45, max_detections: 100 }
+        Self {
+            score_threshold: 0.35,
+            nms_iou: 0.45,
+            max_detections: 100,
+        }
     }
 }
 
@@ -122,7 +199,9 @@ impl DetectorSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    #[error("ONNX Runtime library {path}: {reason}. Run `make setup` (it installs it into .venv), or set model.runtime_library / ORT_DYLIB_PATH to a libonnxruntime.so of version 1.17 or newer")]
+    #[error(
+        "ONNX Runtime library {path}: {reason}. Run `make setup` (it installs it into .venv), or set model.runtime_library / ORT_DYLIB_PATH to a libonnxruntime.so of version 1.17 or newer"
+    )]
     Runtime { path: String, reason: String },
     #[error("model file {path}: {reason}")]
     Model { path: String, reason: String },
@@ -165,7 +244,8 @@ pub struct Detector {
     runtime_version: String,
 }
 
-static ORT_ENV: OnceLock<Result<(ort::environment::Environment, String, PathBuf), String>> = OnceLock::new();
+static ORT_ENV: OnceLock<Result<(ort::environment::Environment, String, PathBuf), String>> =
+    OnceLock::new();
 
 /// Load ONNX Runtime once per process (it is a process-global library).
 fn runtime(
@@ -179,7 +259,7 @@ fn runtime(
                 return Err(DetectError::Runtime {
                     path: "(none)".into(),
                     reason: "no library configured and ORT_DYLIB_PATH is not set".into(),
-                })
+                });
             }
         },
     };
@@ -212,7 +292,10 @@ fn runtime(
         }
         Err(e) => {
             let (path, reason) = e.split_once(": ").unwrap_or((e.as_str(), "cannot load"));
-            Err(DetectError::Runtime { path: path.to_string(), reason: reason.to_string() })
+            Err(DetectError::Runtime {
+                path: path.to_string(),
+                reason: reason.to_string(),
+            })
         }
     }
 }
@@ -234,7 +317,10 @@ impl Detector {
     pub fn load(settings: DetectorSettings) -> Result<Self, DetectError> {
         let path = settings.model_path.clone();
         let pstr = path.display().to_string();
-        let model_err = |reason: String| DetectError::Model { path: pstr.clone(), reason };
+        let model_err = |reason: String| DetectError::Model {
+            path: pstr.clone(),
+            reason,
+        };
         match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(model_err(
@@ -276,7 +362,7 @@ impl Detector {
             other => {
                 return Err(model_err(format!(
                     "input shape {other:?} does not fit family nanodet, which expects [1,3,H,W] with fixed H and W"
-                )))
+                )));
             }
         };
 
@@ -303,12 +389,13 @@ impl Detector {
         let shapes: Vec<Vec<i64>> = {
             let outputs = self
                 .session
-                .run(ort::inputs![TensorRef::from_array_view(&self.input).map_err(|e| e.to_string())?])
-                .map_err(|e| format!("warm-up inference failed ({})", first_line(&e.to_string())))?;
-            outputs
-                .values()
-                .map(|v| v.shape().to_vec())
-                .collect()
+                .run(ort::inputs![
+                    TensorRef::from_array_view(&self.input).map_err(|e| e.to_string())?
+                ])
+                .map_err(|e| {
+                    format!("warm-up inference failed ({})", first_line(&e.to_string()))
+                })?;
+            outputs.values().map(|v| v.shape().to_vec()).collect()
         };
         let mut levels = Vec::new();
         let mut num_classes = None;
@@ -345,13 +432,29 @@ impl Detector {
                     reg.0, reg.1
                 ));
             }
-            if *num_classes.get_or_insert(cls.1) != cls.1 || *reg_width.get_or_insert(reg.1) != reg.1 {
-                return Err(format!("outputs {shapes:?} disagree between strides on classes or bins"));
+            if *num_classes.get_or_insert(cls.1) != cls.1
+                || *reg_width.get_or_insert(reg.1) != reg.1
+            {
+                return Err(format!(
+                    "outputs {shapes:?} disagree between strides on classes or bins"
+                ));
             }
-            levels.push(LevelLayout { stride, grid_w: gw, grid_h: gh, cls_output: cls.0, reg_output: reg.0 });
+            levels.push(LevelLayout {
+                stride,
+                grid_w: gw,
+                grid_h: gh,
+                cls_output: cls.0,
+                reg_output: reg.0,
+            });
         }
         let nc = num_classes.unwrap_or(0) as usize;
-        if let Some(&(max_label, _)) = self.settings.classes.entries().iter().max_by_key(|(l, _)| *l) {
+        if let Some(&(max_label, _)) = self
+            .settings
+            .classes
+            .entries()
+            .iter()
+            .max_by_key(|(l, _)| *l)
+        {
             if max_label as usize >= nc {
                 return Err(format!(
                     "has {nc} classes but the class map uses label {max_label}"
@@ -370,7 +473,9 @@ impl Detector {
         let (fw, fh) = preprocess::to_tensor(
             frame,
             &mut self.resized,
-            self.input.as_slice_mut().expect("input tensor is contiguous"),
+            self.input
+                .as_slice_mut()
+                .expect("input tensor is contiguous"),
             self.input_w,
             self.input_h,
             self.settings.mean,
@@ -378,7 +483,10 @@ impl Detector {
         )
         .map_err(DetectError::Frame)?;
         let t1 = Instant::now();
-        let scale = (fw as f32 / self.input_w as f32, fh as f32 / self.input_h as f32);
+        let scale = (
+            fw as f32 / self.input_w as f32,
+            fh as f32 / self.input_h as f32,
+        );
         let tensor = TensorRef::from_array_view(&self.input)
             .map_err(|e| DetectError::Inference(e.to_string()))?;
         let outputs = self
@@ -386,34 +494,88 @@ impl Detector {
             .run(ort::inputs![tensor])
             .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
         let t2 = Instant::now();
-        let mut slices = Vec::with_capacity(self.levels.len());
-        for lv in &self.levels {
-            let cls = outputs[lv.cls_output]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| DetectError::Inference(e.to_string()))?
-                .1;
-            let reg = outputs[lv.reg_output]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| DetectError::Inference(e.to_string()))?
-                .1;
-            slices.push(nanodet::Level { stride: lv.stride, grid_w: lv.grid_w, grid_h: lv.grid_h, cls, reg });
+        let mut raw: Vec<&[f32]> = Vec::with_capacity(outputs.len());
+        for i in 0..outputs.len() {
+            raw.push(
+                outputs[i]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| DetectError::Inference(e.to_string()))?
+                    .1,
+            );
         }
-        self.detections.clear();
-        nanodet::decode(
-            &slices,
+        decode_levels(
+            &self.levels,
+            &raw,
             self.num_classes,
             self.reg_max,
-            &self.settings.decode,
-            &self.settings.classes,
+            &self.settings,
             scale,
             &mut self.detections,
         );
-        drop(slices);
+        drop(raw);
         drop(outputs);
-        nms::nms_in_place(&mut self.detections, self.settings.decode.nms_iou, self.settings.decode.max_detections);
         let t3 = Instant::now();
-        self.times = StageTimes { preprocess: t1 - t0, inference: t2 - t1, decode: t3 - t2 };
+        self.times = StageTimes {
+            preprocess: t1 - t0,
+            inference: t2 - t1,
+            decode: t3 - t2,
+        };
         Ok(&self.detections)
+    }
+
+    /// Preprocess and infer `frame`, returning copies of the raw outputs (benchmarks and
+    /// tools; the hot path decodes straight from the session's buffers).
+    pub fn capture_raw(&mut self, frame: &Mat) -> Result<RawOutputs, DetectError> {
+        let (fw, fh) = preprocess::to_tensor(
+            frame,
+            &mut self.resized,
+            self.input
+                .as_slice_mut()
+                .expect("input tensor is contiguous"),
+            self.input_w,
+            self.input_h,
+            self.settings.mean,
+            self.settings.std,
+        )
+        .map_err(DetectError::Frame)?;
+        let tensor = TensorRef::from_array_view(&self.input)
+            .map_err(|e| DetectError::Inference(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
+        let mut data = Vec::new();
+        for v in outputs.values() {
+            data.push(
+                v.try_extract_tensor::<f32>()
+                    .map_err(|e| DetectError::Inference(e.to_string()))?
+                    .1
+                    .to_vec(),
+            );
+        }
+        Ok(RawOutputs {
+            data,
+            frame_size: (fw, fh),
+        })
+    }
+
+    /// Decode + NMS from captured raw outputs (benchmarks).
+    pub fn decode_raw(&mut self, raw: &RawOutputs) -> &[Detection] {
+        let scale = (
+            raw.frame_size.0 as f32 / self.input_w as f32,
+            raw.frame_size.1 as f32 / self.input_h as f32,
+        );
+        let slices: Vec<&[f32]> = raw.data.iter().map(|v| v.as_slice()).collect();
+        decode_levels(
+            &self.levels,
+            &slices,
+            self.num_classes,
+            self.reg_max,
+            &self.settings,
+            scale,
+            &mut self.detections,
+        );
+        &self.detections
     }
 
     /// Run inference only on the tensor prepared by the last `detect`/`preprocess` (benchmarks).
@@ -433,7 +595,9 @@ impl Detector {
         preprocess::to_tensor(
             frame,
             &mut self.resized,
-            self.input.as_slice_mut().expect("input tensor is contiguous"),
+            self.input
+                .as_slice_mut()
+                .expect("input tensor is contiguous"),
             self.input_w,
             self.input_h,
             self.settings.mean,
@@ -460,8 +624,54 @@ impl Detector {
     }
     /// Human-readable class name for a label.
     pub fn label_name(label: u16) -> &'static str {
-        COCO_CLASSES.get(label as usize).copied().unwrap_or("object")
+        COCO_CLASSES
+            .get(label as usize)
+            .copied()
+            .unwrap_or("object")
     }
+}
+
+/// Copies of a model's raw outputs for one frame.
+#[derive(Debug, Clone)]
+pub struct RawOutputs {
+    pub data: Vec<Vec<f32>>,
+    pub frame_size: (u32, u32),
+}
+
+fn decode_levels(
+    layout: &[LevelLayout],
+    outputs: &[&[f32]],
+    num_classes: usize,
+    reg_max: usize,
+    settings: &DetectorSettings,
+    scale: (f32, f32),
+    dets: &mut Vec<Detection>,
+) {
+    let levels: [nanodet::Level<'_>; 3] = std::array::from_fn(|i| {
+        let lv = &layout[i];
+        nanodet::Level {
+            stride: lv.stride,
+            grid_w: lv.grid_w,
+            grid_h: lv.grid_h,
+            cls: outputs[lv.cls_output],
+            reg: outputs[lv.reg_output],
+        }
+    });
+    dets.clear();
+    nanodet::decode(
+        &levels,
+        num_classes,
+        reg_max,
+        &settings.decode,
+        &settings.classes,
+        scale,
+        dets,
+    );
+    nms::nms_in_place(
+        dets,
+        settings.decode.nms_iou,
+        settings.decode.max_detections,
+    );
 }
 
 fn first_line(s: &str) -> String {

@@ -61,7 +61,12 @@ pub fn decode(
                 (cy + d[3]) * scale.1,
             );
             if let Some(class) = classes.class_of(label as u16) {
-                out.push(Detection { bbox, score, class, label: label as u16 });
+                out.push(Detection {
+                    bbox,
+                    score,
+                    class,
+                    label: label as u16,
+                });
             }
         }
     }
@@ -107,8 +112,18 @@ mod tests {
         for side in 0..4 {
             reg[3 * 16 + side * 4 + 2] = 30.0; // distance 2 bins = 16 px
         }
-        let lv = Level { stride: 8, grid_w: 2, grid_h: 2, cls: &cls, reg: &reg };
-        let params = DecodeParams { score_threshold: 0.35, nms_iou: 0.45, max_detections: 100 };
+        let lv = Level {
+            stride: 8,
+            grid_w: 2,
+            grid_h: 2,
+            cls: &cls,
+            reg: &reg,
+        };
+        let params = DecodeParams {
+            score_threshold: 0.35,
+            nms_iou: 0.45,
+            max_detections: 100,
+        };
         let classes = ClassMap::new(vec![(0, ObjectClass::Person)]);
         let mut out = Vec::new();
         decode(&[lv], 3, 3, &params, &classes, (2.0, 1.0), &mut out);

@@ -40,7 +40,12 @@ mod tests {
 
     #[test]
     fn suppresses_overlaps_of_same_label_only() {
-        let mut d = vec![det(0.0, 0.5, 0), det(1.0, 0.9, 0), det(1.0, 0.8, 2), det(50.0, 0.4, 0)];
+        let mut d = vec![
+            det(0.0, 0.5, 0),
+            det(1.0, 0.9, 0),
+            det(1.0, 0.8, 2),
+            det(50.0, 0.4, 0),
+        ];
         nms_in_place(&mut d, 0.45, 100);
         let got: Vec<(f32, u16)> = d.iter().map(|d| (d.score, d.label)).collect();
         assert_eq!(got, vec![(0.9, 0), (0.8, 2), (0.4, 0)]);

@@ -1,6 +1,6 @@
 //! Frame → model input tensor, into reused buffers (no per-frame allocation once warm).
 
-use opencv::core::{Mat, Size, CV_8UC3};
+use opencv::core::{CV_8UC3, Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
@@ -20,15 +20,30 @@ pub fn to_tensor(
         return Err("empty frame".into());
     }
     if frame.typ() != CV_8UC3 {
-        return Err(format!("unsupported pixel format (OpenCV type {}), expected 8-bit BGR", frame.typ()));
+        return Err(format!(
+            "unsupported pixel format (OpenCV type {}), expected 8-bit BGR",
+            frame.typ()
+        ));
     }
     let (fw, fh) = (frame.cols(), frame.rows());
-    imgproc::resize(frame, resized, Size::new(w as i32, h as i32), 0.0, 0.0, imgproc::INTER_LINEAR)
-        .map_err(|e| format!("resize failed: {e}"))?;
-    let src = resized.data_bytes().map_err(|e| format!("resized frame not contiguous: {e}"))?;
+    imgproc::resize(
+        frame,
+        resized,
+        Size::new(w as i32, h as i32),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )
+    .map_err(|e| format!("resize failed: {e}"))?;
+    let src = resized
+        .data_bytes()
+        .map_err(|e| format!("resized frame not contiguous: {e}"))?;
     let plane = w * h;
     if src.len() != plane * 3 || out.len() != plane * 3 {
-        return Err(format!("buffer size mismatch ({} bytes for {w}x{h})", src.len()));
+        return Err(format!(
+            "buffer size mismatch ({} bytes for {w}x{h})",
+            src.len()
+        ));
     }
     let inv = [1.0 / std[0], 1.0 / std[1], 1.0 / std[2]];
     let (c0, rest) = out.split_at_mut(plane);

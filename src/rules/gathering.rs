@@ -30,8 +30,8 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::debounce::{secs, DebounceParams, HoldTimer};
-use crate::rules::{convex_hull, num, Measures, Observation, RuleKind};
+use crate::debounce::{DebounceParams, HoldTimer, secs};
+use crate::rules::{Measures, Observation, RuleKind, convex_hull, num};
 use crate::types::{BBox, ObjectClass, Track};
 use crate::zone::Polygon;
 
@@ -717,9 +717,11 @@ mod tests {
             person(2, 180.0, 300.0),
             person(3, 260.0, 300.0),
         ];
-        assert!(GatheringRule::new(*r.params())
-            .observe(at(0.0), &far, Some(&ground))
-            .is_empty());
+        assert!(
+            GatheringRule::new(*r.params())
+                .observe(at(0.0), &far, Some(&ground))
+                .is_empty()
+        );
     }
 
     #[test]

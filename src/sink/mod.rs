@@ -17,7 +17,11 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(outbox: Outbox, prefix: &str, site: &str) -> Self {
-        Self { outbox, prefix: prefix.to_string(), site: site.to_string() }
+        Self {
+            outbox,
+            prefix: prefix.to_string(),
+            site: site.to_string(),
+        }
     }
 
     pub fn events_topic(&self, camera: &str) -> String {
@@ -36,18 +40,24 @@ impl Publisher {
     /// Queue an event (QoS 1, not retained, never dropped).
     pub fn event(&self, ev: &Event) -> Result<(), OutboxError> {
         let payload = serde_json::to_vec(ev).expect("events serialise");
-        self.outbox.enqueue(&self.events_topic(&ev.camera), &payload, false, false).map(|_| ())
+        self.outbox
+            .enqueue(&self.events_topic(&ev.camera), &payload, false, false)
+            .map(|_| ())
     }
 
     /// Queue the camera's retained state document (droppable: a newer one supersedes it).
     pub fn state(&self, camera: &str, state: &serde_json::Value) -> Result<(), OutboxError> {
         let payload = serde_json::to_vec(state).expect("state serialises");
-        self.outbox.enqueue(&self.state_topic(camera), &payload, true, true).map(|_| ())
+        self.outbox
+            .enqueue(&self.state_topic(camera), &payload, true, true)
+            .map(|_| ())
     }
 
     /// Queue the latest alert snapshot, retained (droppable).
     pub fn snapshot(&self, camera: &str, jpeg: &[u8]) -> Result<(), OutboxError> {
-        self.outbox.enqueue(&self.snapshot_topic(camera), jpeg, true, true).map(|_| ())
+        self.outbox
+            .enqueue(&self.snapshot_topic(camera), jpeg, true, true)
+            .map(|_| ())
     }
 
     pub fn outbox(&self) -> &Outbox {

@@ -21,8 +21,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rumqttc::{
@@ -32,7 +32,7 @@ use rumqttc::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::outbox::{Entry, Outbox, OutboxError, MAX_PAYLOAD_BYTES};
+use super::outbox::{Entry, MAX_PAYLOAD_BYTES, Outbox, OutboxError};
 
 /// First reconnect delay; doubles on every failed attempt.
 const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
@@ -803,14 +803,18 @@ mod tests {
         );
         assert!(p("mqtt://").unwrap_err().contains("missing host"));
         assert!(p("mqtt://:1883").unwrap_err().contains("missing host"));
-        assert!(p("mqtt://h:abc")
-            .unwrap_err()
-            .contains("invalid port \"abc\""));
+        assert!(
+            p("mqtt://h:abc")
+                .unwrap_err()
+                .contains("invalid port \"abc\"")
+        );
         assert!(p("mqtt://h:0").unwrap_err().contains("invalid port"));
         assert!(p("mqtt://h:70000").unwrap_err().contains("invalid port"));
-        assert!(p("mqtt://u:pw@h")
-            .unwrap_err()
-            .contains("username/password settings"));
+        assert!(
+            p("mqtt://u:pw@h")
+                .unwrap_err()
+                .contains("username/password settings")
+        );
         assert!(p("mqtt://h/topic").unwrap_err().contains("without a path"));
         assert!(p("tcp://h").is_err());
     }

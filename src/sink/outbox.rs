@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{futures::Notified, watch, Notify};
+use tokio::sync::{Notify, futures::Notified, watch};
 
 /// Largest payload accepted by [`Outbox::enqueue`] (16 MiB). The MQTT sink
 /// configures its client to allow packets of this size plus the topic.
@@ -223,7 +223,7 @@ impl Outbox {
             Err(fs::TryLockError::WouldBlock) => {
                 return Err(OutboxError::Locked {
                     dir: dir.to_path_buf(),
-                })
+                });
             }
             Err(fs::TryLockError::Error(e)) => return Err(open_err(e)),
         }

@@ -12,7 +12,11 @@ pub fn repo() -> PathBuf {
 /// The demo clip; fails loudly when set-up has not run.
 pub fn vtest() -> PathBuf {
     let p = repo().join("data/vtest.avi");
-    assert!(p.is_file(), "{} is missing: run `make setup` (or `make test`, which runs it)", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `make setup` (or `make test`, which runs it)",
+        p.display()
+    );
     p
 }
 
