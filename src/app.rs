@@ -162,12 +162,12 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         })?,
         None => &cfg.cameras[0],
     };
-    if let Some(f) = args.fps {
-        if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
-            return Err(AppError::Usage(format!(
-                "--fps {f}: use a frame rate in (0, 1000]"
-            )));
-        }
+    if let Some(f) = args.fps
+        && !(f.is_finite() && f > 0.0 && f <= 1000.0)
+    {
+        return Err(AppError::Usage(format!(
+            "--fps {f}: use a frame rate in (0, 1000]"
+        )));
     }
     let mut source = FileSource::open(&args.video, start, args.fps)?;
     let mut detector = Detector::load(cfg.detector.clone())?;
@@ -237,14 +237,14 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
             print_event(&ev, args.json);
         }
     }
-    if let Some(n) = source.frame_count() {
-        if stats.frames + 2 < n {
-            tracing::warn!(
-                read = stats.frames,
-                expected = n,
-                "the video ended early: truncated or corrupt file"
-            );
-        }
+    if let Some(n) = source.frame_count()
+        && stats.frames + 2 < n
+    {
+        tracing::warn!(
+            read = stats.frames,
+            expected = n,
+            "the video ended early: truncated or corrupt file"
+        );
     }
     let alerts = pipeline.finish(last_ts, "end_of_stream");
     for ev in dispatcher.dispatch(last_ts, alerts, None, &pipeline) {

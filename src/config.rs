@@ -329,10 +329,10 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
             let mut message = e.message().trim().to_string();
-            if let Some(l) = line {
-                if let Some(src) = text.lines().nth(l - 1) {
-                    message = format!("{message} (at `{}`)", src.trim());
-                }
+            if let Some(l) = line
+                && let Some(src) = text.lines().nth(l - 1)
+            {
+                message = format!("{message} (at `{}`)", src.trim());
             }
             fail(vec![ConfigIssue {
                 line,
@@ -681,14 +681,14 @@ impl Validator<'_> {
             }
         }
         let ca_file = m.ca_file.as_deref().map(|f| resolve(base, f));
-        if let Some(ca) = &ca_file {
-            if !ca.is_file() {
-                self.issue(
-                    &k("ca_file"),
-                    format!("{:?} not found", ca.display().to_string()),
-                );
-                ok = false;
-            }
+        if let Some(ca) = &ca_file
+            && !ca.is_file()
+        {
+            self.issue(
+                &k("ca_file"),
+                format!("{:?} not found", ca.display().to_string()),
+            );
+            ok = false;
         }
         let keep_alive_s = m.keep_alive.map(|s| s.0).unwrap_or(30.0);
         if !(5.0..=3600.0).contains(&keep_alive_s) {
@@ -783,11 +783,11 @@ impl Validator<'_> {
             ok = false;
         }
         let runtime_library = m.runtime_library.as_deref().map(|p| resolve(base, p));
-        if let Some(lib) = &runtime_library {
-            if !lib.is_file() {
-                self.issue(&k("runtime_library"), format!("{:?} not found: point it at libonnxruntime.so, or remove it to use ORT_DYLIB_PATH", lib.display().to_string()));
-                ok = false;
-            }
+        if let Some(lib) = &runtime_library
+            && !lib.is_file()
+        {
+            self.issue(&k("runtime_library"), format!("{:?} not found: point it at libonnxruntime.so, or remove it to use ORT_DYLIB_PATH", lib.display().to_string()));
+            ok = false;
         }
         let mut s = DetectorSettings::nanodet(path);
         s.family = Family::Nanodet;
@@ -862,7 +862,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        (self.issues.len() == before).then(|| TrackerConfig {
+        (self.issues.len() == before).then_some(TrackerConfig {
             high_score: high as f32,
             low_score: low as f32,
             new_track_score: new_track as f32,
@@ -1084,16 +1084,16 @@ impl Validator<'_> {
             } else {
                 None
             };
-            if self.issues.len() == before {
-                if let (Some(polygon), Some(schedule)) = (polygon, schedule) {
-                    out.push(ZoneConfig {
-                        id: z.id.clone(),
-                        polygon,
-                        schedule,
-                        schedule_text,
-                        gathering,
-                    });
-                }
+            if self.issues.len() == before
+                && let (Some(polygon), Some(schedule)) = (polygon, schedule)
+            {
+                out.push(ZoneConfig {
+                    id: z.id.clone(),
+                    polygon,
+                    schedule,
+                    schedule_text,
+                    gathering,
+                });
             }
         }
         out

@@ -134,10 +134,10 @@ impl HoldTimer {
             self.false_seen = false;
         } else {
             self.false_seen = true;
-            if let Some(last) = self.last_true {
-                if secs(ts, last) >= grace_s {
-                    self.since = None;
-                }
+            if let Some(last) = self.last_true
+                && secs(ts, last) >= grace_s
+            {
+                self.since = None;
             }
         }
     }
@@ -267,19 +267,20 @@ impl Debouncer {
                 .hold
                 .last_true()
                 .is_none_or(|last| secs(ts, last) >= p.clear_after_s);
-            if active.is_none() && cleared {
-                if let Some(mut inc) = cand.incident.take() {
-                    ends.push(event(
-                        self.rule,
-                        &self.zone,
-                        &mut inc,
-                        Phase::End,
-                        ts,
-                        cand.last_active.as_ref(),
-                        Some(END_CLEARED),
-                        None,
-                    ));
-                }
+            if active.is_none()
+                && cleared
+                && let Some(mut inc) = cand.incident.take()
+            {
+                ends.push(event(
+                    self.rule,
+                    &self.zone,
+                    &mut inc,
+                    Phase::End,
+                    ts,
+                    cand.last_active.as_ref(),
+                    Some(END_CLEARED),
+                    None,
+                ));
             }
         }
         if !ends.is_empty() {

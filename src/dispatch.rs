@@ -52,55 +52,55 @@ impl Dispatcher {
             let id = self.builder.incident_id(inc);
             let mut snapshot = None;
             let mut jpeg = None;
-            if matches!(inc.phase, Phase::Start | Phase::Update) {
-                if let (Some(store), Some(frame)) = (&self.evidence, frame) {
-                    let zone = pipeline.zone(alert.zone_index);
-                    let local = ts
-                        .to_zoned(self.builder.tz.clone())
-                        .strftime("%Y-%m-%d %H:%M:%S %Z")
-                        .to_string();
-                    let title = format!(
-                        "{} {} {} people",
-                        inc.rule.as_str().to_uppercase(),
-                        match inc.phase {
-                            Phase::Start => "START",
-                            _ => "UPDATE",
-                        },
-                        inc.people
-                    );
-                    let ann = Annotation {
-                        camera: &self.builder.camera,
-                        zone_id: &zone.id,
-                        zone: &zone.polygon,
-                        tracks: pipeline.tracks(),
-                        members: &inc.track_ids,
-                        outline: &inc.hull,
-                        title: &title,
-                        local_time: &local,
-                    };
-                    let name = format!(
-                        "{}_{}_{}_{}_{}-{}",
-                        ts.to_zoned(self.builder.tz.clone())
-                            .strftime("%Y%m%d-%H%M%S"),
-                        zone.id,
-                        inc.rule.as_str(),
-                        inc.incident,
-                        inc.seq,
-                        if inc.phase == Phase::Start {
-                            "start"
-                        } else {
-                            "update"
-                        }
-                    );
-                    let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
-                    match store.save(frame, &ann, &name, Timestamp::now().as_second()) {
-                        Ok((snap, bytes)) => {
-                            snapshot = Some(snap);
-                            jpeg = Some(bytes);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, event = %id, "snapshot not saved; the event goes out without one")
-                        }
+            if matches!(inc.phase, Phase::Start | Phase::Update)
+                && let (Some(store), Some(frame)) = (&self.evidence, frame)
+            {
+                let zone = pipeline.zone(alert.zone_index);
+                let local = ts
+                    .to_zoned(self.builder.tz.clone())
+                    .strftime("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string();
+                let title = format!(
+                    "{} {} {} people",
+                    inc.rule.as_str().to_uppercase(),
+                    match inc.phase {
+                        Phase::Start => "START",
+                        _ => "UPDATE",
+                    },
+                    inc.people
+                );
+                let ann = Annotation {
+                    camera: &self.builder.camera,
+                    zone_id: &zone.id,
+                    zone: &zone.polygon,
+                    tracks: pipeline.tracks(),
+                    members: &inc.track_ids,
+                    outline: &inc.hull,
+                    title: &title,
+                    local_time: &local,
+                };
+                let name = format!(
+                    "{}_{}_{}_{}_{}-{}",
+                    ts.to_zoned(self.builder.tz.clone())
+                        .strftime("%Y%m%d-%H%M%S"),
+                    zone.id,
+                    inc.rule.as_str(),
+                    inc.incident,
+                    inc.seq,
+                    if inc.phase == Phase::Start {
+                        "start"
+                    } else {
+                        "update"
+                    }
+                );
+                let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                match store.save(frame, &ann, &name, Timestamp::now().as_second()) {
+                    Ok((snap, bytes)) => {
+                        snapshot = Some(snap);
+                        jpeg = Some(bytes);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, event = %id, "snapshot not saved; the event goes out without one")
                     }
                 }
             }
@@ -115,10 +115,10 @@ impl Dispatcher {
                 if let Err(e) = p.event(&ev) {
                     tracing::error!(error = %e, event = %ev.id, "event could not be queued for MQTT");
                 }
-                if let Some(bytes) = &jpeg {
-                    if let Err(e) = p.snapshot(&ev.camera, bytes) {
-                        tracing::warn!(error = %e, "snapshot could not be queued for MQTT");
-                    }
+                if let Some(bytes) = &jpeg
+                    && let Err(e) = p.snapshot(&ev.camera, bytes)
+                {
+                    tracing::warn!(error = %e, "snapshot could not be queued for MQTT");
                 }
             }
             match ev.phase {

@@ -130,10 +130,10 @@ impl EvidenceStore {
             if !(too_many || too_big || too_old) {
                 break;
             }
-            if let Err(e) = std::fs::remove_file(&path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot delete old snapshot");
-                }
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "cannot delete old snapshot");
             }
             self.files.pop_front();
             self.total_bytes = self.total_bytes.saturating_sub(bytes);

@@ -205,46 +205,6 @@ impl Sampler {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sampler_halves_10fps_to_5fps() {
-        let mut s = Sampler::new(5.0);
-        let t0 = Timestamp::from_second(1_000_000).unwrap();
-        let taken: Vec<bool> = (0..10)
-            .map(|i| s.take(t0 + SignedDuration::from_millis(i * 100)))
-            .collect();
-        assert_eq!(
-            taken,
-            vec![
-                true, false, true, false, true, false, true, false, true, false
-            ]
-        );
-    }
-
-    #[test]
-    fn sampler_zero_takes_all() {
-        let mut s = Sampler::new(0.0);
-        let t0 = Timestamp::from_second(1_000_000).unwrap();
-        assert!((0..5).all(|i| s.take(t0 + SignedDuration::from_millis(i))));
-    }
-
-    #[test]
-    fn sampler_7fps_to_5fps_is_even() {
-        let mut s = Sampler::new(5.0);
-        let t0 = Timestamp::from_second(1_000_000).unwrap();
-        let n = (0..70)
-            .filter(|&i| s.take(t0 + SignedDuration::from_secs_f64(i as f64 / 7.0)))
-            .count();
-        assert!(
-            (45..=52).contains(&n),
-            "took {n} of 70 frames at 7 fps for 5 fps"
-        );
-    }
-}
-
 /// A live camera (RTSP/HTTP/V4L2) or a file played in real time (looping), for `wardwatch run`.
 /// Frames are stamped with the wall clock at capture. On failure the caller reconnects.
 pub struct LiveSource {
@@ -349,12 +309,51 @@ impl LiveSource {
 
 /// Hide credentials in URLs before they reach logs: rtsp://user:pass@host → rtsp://user:***@host.
 pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((cred, host)) = rest.split_once('@') {
-            if let Some((user, _)) = cred.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((cred, host)) = rest.split_once('@')
+        && let Some((user, _)) = cred.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampler_halves_10fps_to_5fps() {
+        let mut s = Sampler::new(5.0);
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        let taken: Vec<bool> = (0..10)
+            .map(|i| s.take(t0 + SignedDuration::from_millis(i * 100)))
+            .collect();
+        assert_eq!(
+            taken,
+            vec![
+                true, false, true, false, true, false, true, false, true, false
+            ]
+        );
+    }
+
+    #[test]
+    fn sampler_zero_takes_all() {
+        let mut s = Sampler::new(0.0);
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        assert!((0..5).all(|i| s.take(t0 + SignedDuration::from_millis(i))));
+    }
+
+    #[test]
+    fn sampler_7fps_to_5fps_is_even() {
+        let mut s = Sampler::new(5.0);
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        let n = (0..70)
+            .filter(|&i| s.take(t0 + SignedDuration::from_secs_f64(i as f64 / 7.0)))
+            .count();
+        assert!(
+            (45..=52).contains(&n),
+            "took {n} of 70 frames at 7 fps for 5 fps"
+        );
+    }
 }

@@ -341,12 +341,12 @@ fn associate(
         if s.row_edges[r] != 1 {
             continue;
         }
-        if let Some(c) = row.iter().position(|&w| w > 0) {
-            if s.col_edges[c] == 1 {
-                s.row_done[r] = true;
-                s.col_done[c] = true;
-                out.push((rows[r], cols[c]));
-            }
+        if let Some(c) = row.iter().position(|&w| w > 0)
+            && s.col_edges[c] == 1
+        {
+            s.row_done[r] = true;
+            s.col_done[c] = true;
+            out.push((rows[r], cols[c]));
         }
     }
 

@@ -52,10 +52,10 @@ impl Polygon {
             }
         }
         let p0 = points[0];
-        if let Some(p1) = points.iter().find(|p| **p != p0) {
-            if points.iter().all(|q| orient(p0, *p1, *q).abs() <= EPS) {
-                return Err("zero area: all points lie on one line".to_string());
-            }
+        if let Some(p1) = points.iter().find(|p| **p != p0)
+            && points.iter().all(|q| orient(p0, *p1, *q).abs() <= EPS)
+        {
+            return Err("zero area: all points lie on one line".to_string());
         }
         let edge = |i: usize| (points[i], points[(i + 1) % n]);
         let name = |i: usize| format!("{}-{}", i + 1, (i + 1) % n + 1);

@@ -416,11 +416,16 @@ impl Detector {
                     self.input_w, self.input_h
                 ));
             }
-            // The box output's width is a multiple of 4; with 80 classes and reg_max 10 they are 80 and 44.
-            let (cls, reg) = if with_n[0].1 % 4 == 0 && with_n[1].1 % 4 != 0 {
-                (with_n[1], with_n[0])
-            } else if with_n[1].1 % 4 == 0 && with_n[0].1 % 4 != 0 {
-                (with_n[0], with_n[1])
+            // NanoDet's box output is 4 × (reg_max + 1) wide, reg_max being 7 or 10 (32 or 44).
+            // If exactly one output has such a width it is the box output; otherwise the wider
+            // one holds the classes (80 for COCO).
+            let is_reg = |w: i64| w == 32 || w == 44;
+            let (cls, reg) = if is_reg(with_n[0].1) != is_reg(with_n[1].1) {
+                if is_reg(with_n[0].1) {
+                    (with_n[1], with_n[0])
+                } else {
+                    (with_n[0], with_n[1])
+                }
             } else if with_n[0].1 > with_n[1].1 {
                 (with_n[0], with_n[1])
             } else {
@@ -454,12 +459,11 @@ impl Detector {
             .entries()
             .iter()
             .max_by_key(|(l, _)| *l)
+            && max_label as usize >= nc
         {
-            if max_label as usize >= nc {
-                return Err(format!(
-                    "has {nc} classes but the class map uses label {max_label}"
-                ));
-            }
+            return Err(format!(
+                "has {nc} classes but the class map uses label {max_label}"
+            ));
         }
         self.num_classes = nc;
         self.reg_max = (reg_width.unwrap_or(4) / 4 - 1) as usize;

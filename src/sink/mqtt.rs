@@ -669,18 +669,18 @@ impl Controller {
                 );
             }
         }
-        if let Some((_, client)) = &self.client {
-            if client.disconnect().await.is_ok() {
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-                while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                    match msg {
-                        PollerMsg::Event {
-                            event: Event::Outgoing(Outgoing::Disconnect),
-                            ..
-                        }
-                        | PollerMsg::Down { .. } => break,
-                        other => self.on_msg(other).await,
+        if let Some((_, client)) = &self.client
+            && client.disconnect().await.is_ok()
+        {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                match msg {
+                    PollerMsg::Event {
+                        event: Event::Outgoing(Outgoing::Disconnect),
+                        ..
                     }
+                    | PollerMsg::Down { .. } => break,
+                    other => self.on_msg(other).await,
                 }
             }
         }
@@ -750,14 +750,13 @@ impl MqttSink {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_TOTAL, &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_TOTAL, &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-                let _ = task.await;
-            }
+        {
+            task.abort();
+            let _ = task.await;
         }
         self.connected.store(false, Ordering::SeqCst);
     }
