@@ -18,6 +18,7 @@ use crate::sink::Publisher;
 use crate::sink::mqtt::{MqttSettings, MqttSink};
 use crate::sink::outbox::{Outbox, OutboxError};
 use crate::source::{FileSource, Frame, LiveSource, Sampler, SourceError};
+use crate::types::{Detection, ObjectClass};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -78,7 +79,14 @@ pub struct ReplayArgs {
     pub mqtt: bool,
     pub flush_timeout_s: f64,
     pub json: bool,
-    pub video: PathBuf,
+    /// The video (exactly one of `video` and `detections`).
+    pub video: Option<PathBuf>,
+    /// A MOT-format detection file to replay instead of a video.
+    pub detections: Option<PathBuf>,
+    /// Frame size for `--detections` when the file has no wardwatch header.
+    pub frame_size: Option<(u32, u32)>,
+    pub export_mot: Option<PathBuf>,
+    pub export_detections: Option<PathBuf>,
 }
 
 /// MQTT delivery for one process: a small tokio runtime driving the sink.
@@ -145,6 +153,101 @@ fn print_event(ev: &Event, json: bool) {
     }
 }
 
+/// First line of wardwatch's detection exports; lets `--detections` recover the frame
+/// rate and size. Other MOT files need `--fps` and `--frame-size`.
+const DET_HEADER: &str = "# wardwatch detections:";
+
+fn export_file(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, AppError> {
+    std::fs::File::create(path)
+        .map(std::io::BufWriter::new)
+        .map_err(|e| AppError::Usage(format!("{}: cannot create ({e})", path.display())))
+}
+
+fn write_err(path: &Option<PathBuf>, e: std::io::Error) -> AppError {
+    let p = path
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    AppError::Usage(format!("{p}: write failed ({e})"))
+}
+
+/// Everything a replay does per analysed frame, whatever the frames come from.
+struct ReplayRun<'a> {
+    pipeline: CameraPipeline,
+    dispatcher: Dispatcher,
+    stats: RunStats,
+    json: bool,
+    mot: Option<std::io::BufWriter<std::fs::File>>,
+    dets_out: Option<std::io::BufWriter<std::fs::File>>,
+    args: &'a ReplayArgs,
+}
+
+impl ReplayRun<'_> {
+    fn step(
+        &mut self,
+        frame_no: u64,
+        ts: Timestamp,
+        size: (u32, u32),
+        dets: &[Detection],
+        image: Option<&opencv::core::Mat>,
+    ) -> Result<(), AppError> {
+        use crate::mot::{MotRow, write_row};
+        if let Some(w) = &mut self.dets_out {
+            for d in dets {
+                let row = MotRow {
+                    frame: frame_no,
+                    id: -1,
+                    bbox: d.bbox,
+                    score: d.score,
+                    class: Some(d.class),
+                };
+                write_row(w, &row).map_err(|e| write_err(&self.args.export_detections, e))?;
+            }
+        }
+        let alerts = self.pipeline.step(ts, size, dets);
+        if let Some(w) = &mut self.mot {
+            for t in self
+                .pipeline
+                .tracks()
+                .iter()
+                .filter(|t| t.confirmed && t.matched)
+            {
+                let row = MotRow {
+                    frame: frame_no,
+                    id: t.id as i64,
+                    bbox: t.bbox,
+                    score: t.score,
+                    class: None,
+                };
+                write_row(w, &row).map_err(|e| write_err(&self.args.export_mot, e))?;
+            }
+        }
+        self.stats.analysed += 1;
+        for ev in self.dispatcher.dispatch(ts, alerts, image, &self.pipeline) {
+            self.stats.events += 1;
+            print_event(&ev, self.json);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, ts: Timestamp) -> Result<(), AppError> {
+        let alerts = self.pipeline.finish(ts, "end_of_stream");
+        for ev in self.dispatcher.dispatch(ts, alerts, None, &self.pipeline) {
+            self.stats.events += 1;
+            print_event(&ev, self.json);
+        }
+        use std::io::Write;
+        if let Some(w) = &mut self.mot {
+            w.flush().map_err(|e| write_err(&self.args.export_mot, e))?;
+        }
+        if let Some(w) = &mut self.dets_out {
+            w.flush()
+                .map_err(|e| write_err(&self.args.export_detections, e))?;
+        }
+        Ok(())
+    }
+}
+
 pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     let cfg = Config::load(&args.config)?;
     let start = match &args.start {
@@ -169,9 +272,108 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
             "--fps {f}: use a frame rate in (0, 1000]"
         )));
     }
-    let mut source = FileSource::open(&args.video, start, args.fps)?;
-    let mut detector = Detector::load(cfg.detector.clone())?;
+    match (&args.video, &args.detections) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::Usage(
+                "give either a VIDEO or --detections FILE, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(AppError::Usage(
+                "give a VIDEO to replay, or --detections FILE".into(),
+            ));
+        }
+        _ => {}
+    }
+    if args.detections.is_some() && args.export_detections.is_some() {
+        return Err(AppError::Usage(
+            "--export-detections needs a VIDEO (with --detections the detections are the input)"
+                .into(),
+        ));
+    }
     let evidence = Arc::new(Mutex::new(EvidenceStore::open(cfg.evidence.clone())?));
+    let builder = EventBuilder {
+        site: cfg.site.name.clone(),
+        camera: camera.id.clone(),
+        tz: cfg.site.timezone.clone(),
+    };
+    let mut sampler = Sampler::new(camera.detect_fps);
+    let t0 = Instant::now();
+
+    if let Some(path) = &args.detections {
+        let (rows, header) = read_detections(path)?;
+        let fps = args.fps.or(header.fps).ok_or_else(|| {
+            AppError::Usage(format!(
+                "{}: no frame rate: pass --fps (the file has no `{DET_HEADER}` header)",
+                path.display()
+            ))
+        })?;
+        let size = args.frame_size.or(header.size).ok_or_else(|| {
+            AppError::Usage(format!(
+                "{}: no frame size: pass --frame-size WxH (zones are fractions of the frame)",
+                path.display()
+            ))
+        })?;
+        let frames = crate::mot::by_frame(&rows);
+        let last = header
+            .frames
+            .unwrap_or(0)
+            .max(frames.keys().next_back().copied().unwrap_or(0));
+        let delivery = if args.mqtt {
+            Some(Delivery::start(&cfg)?)
+        } else {
+            None
+        };
+        let dispatcher = Dispatcher::new(
+            builder,
+            Some(evidence),
+            delivery.as_ref().map(|d| d.publisher.clone()),
+        );
+        let mut run = ReplayRun {
+            pipeline: CameraPipeline::new(camera, cfg.tracker.clone()),
+            dispatcher,
+            stats: RunStats::default(),
+            json: args.json,
+            mot: args.export_mot.as_deref().map(export_file).transpose()?,
+            dets_out: None,
+            args,
+        };
+        tracing::info!(detections = %path.display(), fps, frames = last, size = %format!("{}x{}", size.0, size.1), "replay of recorded detections");
+        let time_of =
+            |frame: u64| start + jiff::SignedDuration::from_secs_f64((frame - 1) as f64 / fps);
+        let mut dets: Vec<Detection> = Vec::new();
+        for frame_no in 1..=last {
+            let ts = time_of(frame_no);
+            run.stats.frames += 1;
+            if !sampler.take(ts) {
+                continue;
+            }
+            dets.clear();
+            if let Some(rs) = frames.get(&frame_no) {
+                dets.extend(rs.iter().map(|r| {
+                    let class = r.class.unwrap_or(ObjectClass::Person);
+                    let label = if class == ObjectClass::Person { 0 } else { 2 };
+                    Detection {
+                        bbox: r.bbox,
+                        score: r.score,
+                        class,
+                        label,
+                    }
+                }));
+            }
+            run.step(frame_no, ts, size, &dets, None)?;
+        }
+        run.finish(time_of(last.max(1)))?;
+        report(&run.stats, t0, None);
+        if let Some(d) = delivery {
+            d.finish(Duration::from_secs_f64(args.flush_timeout_s.max(0.0)));
+        }
+        return Ok(());
+    }
+
+    let video = args.video.as_deref().expect("checked above");
+    let mut source = FileSource::open(video, start, args.fps)?;
+    let mut detector = Detector::load(cfg.detector.clone())?;
     let delivery = if args.mqtt {
         Some(Delivery::start(&cfg)?)
     } else {
@@ -179,7 +381,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     };
     let (w, h) = source.frame_size();
     tracing::info!(
-        video = %args.video.display(),
+        video = %video.display(),
         camera = %camera.id,
         fps = source.fps(),
         frames = source.frame_count().unwrap_or(0),
@@ -189,23 +391,41 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         mqtt = %if args.mqtt { cfg.mqtt.url.as_str() } else { "off" },
         "replay"
     );
-
-    let builder = EventBuilder {
-        site: cfg.site.name.clone(),
-        camera: camera.id.clone(),
-        tz: cfg.site.timezone.clone(),
-    };
-    let mut dispatcher = Dispatcher::new(
+    let dispatcher = Dispatcher::new(
         builder,
         Some(evidence),
         delivery.as_ref().map(|d| d.publisher.clone()),
     );
-    let mut pipeline = CameraPipeline::new(camera, cfg.tracker.clone());
-    let mut sampler = Sampler::new(camera.detect_fps);
+    let mut run = ReplayRun {
+        pipeline: CameraPipeline::new(camera, cfg.tracker.clone()),
+        dispatcher,
+        stats: RunStats::default(),
+        json: args.json,
+        mot: args.export_mot.as_deref().map(export_file).transpose()?,
+        dets_out: args
+            .export_detections
+            .as_deref()
+            .map(export_file)
+            .transpose()?,
+        args,
+    };
+    if let Some(wr) = &mut run.dets_out {
+        use std::io::Write;
+        writeln!(
+            wr,
+            "{DET_HEADER} fps={} size={w}x{h} frames={} video={}",
+            source.fps(),
+            source.frame_count().unwrap_or(0),
+            video
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        )
+        .map_err(|e| write_err(&args.export_detections, e))?;
+    }
     let mut frame = Frame::default();
-    let mut stats = RunStats::default();
-    let t0 = Instant::now();
     let mut last_ts = start;
+    let mut detect_ms = 0.0;
     loop {
         match source.read(&mut frame) {
             Ok(true) => {}
@@ -215,7 +435,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 break;
             }
         }
-        stats.frames += 1;
+        run.stats.frames += 1;
         last_ts = frame.ts;
         if !sampler.take(frame.ts) {
             continue;
@@ -223,49 +443,88 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         let dets = match detector.detect(&frame.image) {
             Ok(d) => d,
             Err(e) => {
-                stats.bad_frames += 1;
+                run.stats.bad_frames += 1;
                 tracing::warn!(frame = frame.index, error = %e, "frame skipped");
                 continue;
             }
         };
         let size = (frame.image.cols() as u32, frame.image.rows() as u32);
-        let alerts = pipeline.step(frame.ts, size, dets);
-        stats.analysed += 1;
-        stats.detect_ms += detector.last_times().inference.as_secs_f64() * 1e3;
-        for ev in dispatcher.dispatch(frame.ts, alerts, Some(&frame.image), &pipeline) {
-            stats.events += 1;
-            print_event(&ev, args.json);
-        }
+        run.step(frame.index + 1, frame.ts, size, dets, Some(&frame.image))?;
+        detect_ms += detector.last_times().inference.as_secs_f64() * 1e3;
     }
     if let Some(n) = source.frame_count()
-        && stats.frames + 2 < n
+        && run.stats.frames + 2 < n
     {
         tracing::warn!(
-            read = stats.frames,
+            read = run.stats.frames,
             expected = n,
             "the video ended early: truncated or corrupt file"
         );
     }
-    let alerts = pipeline.finish(last_ts, "end_of_stream");
-    for ev in dispatcher.dispatch(last_ts, alerts, None, &pipeline) {
-        stats.events += 1;
-        print_event(&ev, args.json);
+    run.finish(last_ts)?;
+    report(&run.stats, t0, Some(detect_ms));
+    if let Some(d) = delivery {
+        d.finish(Duration::from_secs_f64(args.flush_timeout_s.max(0.0)));
     }
+    Ok(())
+}
+
+fn report(stats: &RunStats, t0: Instant, detect_ms: Option<f64>) {
     let wall = t0.elapsed().as_secs_f64();
-    eprintln!(
-        "replay: {} frames read, {} analysed, {} skipped, {} events, {:.1} s wall ({:.1} analysed frames/s, inference {:.1} ms/frame)",
+    let mut line = format!(
+        "replay: {} frames, {} analysed, {} skipped, {} events, {:.1} s wall ({:.1} analysed frames/s",
         stats.frames,
         stats.analysed,
         stats.bad_frames,
         stats.events,
         wall,
-        stats.analysed as f64 / wall.max(1e-9),
-        stats.detect_ms / (stats.analysed.max(1) as f64)
+        stats.analysed as f64 / wall.max(1e-9)
     );
-    if let Some(d) = delivery {
-        d.finish(Duration::from_secs_f64(args.flush_timeout_s.max(0.0)));
+    if let Some(ms) = detect_ms {
+        line.push_str(&format!(
+            ", inference {:.1} ms/frame",
+            ms / (stats.analysed.max(1) as f64)
+        ));
     }
-    Ok(())
+    line.push(')');
+    eprintln!("{line}");
+}
+
+#[derive(Default)]
+struct DetHeader {
+    fps: Option<f64>,
+    size: Option<(u32, u32)>,
+    frames: Option<u64>,
+}
+
+fn read_detections(path: &Path) -> Result<(Vec<crate::mot::MotRow>, DetHeader), AppError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AppError::Usage(format!(
+            "--detections {}: cannot read ({e})",
+            path.display()
+        ))
+    })?;
+    let rows = crate::mot::parse(&text, &path.display().to_string())
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let mut h = DetHeader::default();
+    if let Some(line) = text.lines().next().and_then(|l| l.strip_prefix(DET_HEADER)) {
+        for kv in line.split_whitespace() {
+            match kv.split_once('=') {
+                Some(("fps", v)) => h.fps = v.parse().ok().filter(|f: &f64| *f > 0.0),
+                Some(("size", v)) => h.size = parse_size(v),
+                Some(("frames", v)) => h.frames = v.parse().ok(),
+                _ => {}
+            }
+        }
+    }
+    Ok((rows, h))
+}
+
+/// "768x576" → (768, 576).
+pub fn parse_size(s: &str) -> Option<(u32, u32)> {
+    let (w, h) = s.split_once(['x', 'X'])?;
+    let (w, h) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
+    (w > 0 && h > 0).then_some((w, h))
 }
 
 #[derive(Default)]
@@ -274,7 +533,6 @@ struct RunStats {
     analysed: u64,
     bad_frames: u64,
     events: u64,
-    detect_ms: f64,
 }
 
 fn parse_start(s: &str) -> Result<Timestamp, AppError> {

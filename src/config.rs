@@ -379,7 +379,8 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     } else {
         base.join(p)
     };
-    normalize(&joined)
+    // Absolute, so snapshot paths in events mean the same to every reader.
+    normalize(&std::path::absolute(&joined).unwrap_or(joined))
 }
 
 /// Lexically drop `.` and fold `dir/..` (no file system access), so messages and event

@@ -41,11 +41,28 @@ enum Command {
         /// Print events as JSON lines instead of readable lines.
         #[arg(long)]
         json: bool,
-        /// The video file.
-        video: PathBuf,
+        /// Write tracker output in MOTChallenge format (frame,id,x,y,w,h,score,-1,-1,-1).
+        #[arg(long, value_name = "FILE")]
+        export_mot: Option<PathBuf>,
+        /// Write raw detections in MOTChallenge format (id -1, column 8 = class: 1 person, 3 vehicle).
+        #[arg(long, value_name = "FILE")]
+        export_detections: Option<PathBuf>,
+        /// Replay a MOT-format detection file (e.g. from --export-detections) instead of a video.
+        #[arg(long, value_name = "FILE")]
+        detections: Option<PathBuf>,
+        /// Frame size for --detections files without a wardwatch header, e.g. 1920x1080.
+        #[arg(long, value_name = "WxH", value_parser = parse_size)]
+        frame_size: Option<(u32, u32)>,
+        /// The video file (omit with --detections).
+        video: Option<PathBuf>,
     },
     /// Validate a config file and print every problem; exit status 2 if there are any.
     CheckConfig { file: PathBuf },
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    wardwatch::app::parse_size(s)
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))
 }
 
 fn main() -> ExitCode {
@@ -61,6 +78,10 @@ fn main() -> ExitCode {
             no_mqtt,
             flush_timeout,
             json,
+            export_mot,
+            export_detections,
+            detections,
+            frame_size,
             video,
         } => wardwatch::app::replay(&wardwatch::app::ReplayArgs {
             config,
@@ -71,6 +92,10 @@ fn main() -> ExitCode {
             flush_timeout_s: flush_timeout,
             json,
             video,
+            detections,
+            frame_size,
+            export_mot,
+            export_detections,
         }),
         Command::CheckConfig { file } => wardwatch::app::check_config(&file),
     };

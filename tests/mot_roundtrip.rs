@@ -1,0 +1,180 @@
+//! MOTChallenge interchange: `--export-detections`, `--export-mot` and `--detections`
+//! round-trip. A replay from recorded detections gives the same tracks and the same events
+//! as the replay of the video they came from.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+fn replay(args: &[&str], dir: &Path) -> (String, String) {
+    let cfg = support::repo().join("config/demo.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args([
+            "replay",
+            "--no-mqtt",
+            "--json",
+            "--start",
+            "2026-11-26T23:00:00+07:00",
+            "--config",
+        ])
+        .arg(&cfg)
+        .args(args)
+        .env("WARDWATCH_TEST_DIR", dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "replay {args:?} failed: {stderr}");
+    (String::from_utf8_lossy(&out.stdout).to_string(), stderr)
+}
+
+/// Events without snapshot data (a detections replay has no frames to draw) and with
+/// measures rounded to 0.1 px (exported coordinates have 2 decimals).
+fn events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("snapshot");
+            for (_, m) in o["measures"].as_object_mut().unwrap().iter_mut() {
+                if let Some(x) = m.as_f64() {
+                    *m = serde_json::json!((x * 10.0).round() / 10.0);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn detections_round_trip_reproduces_tracks_and_events() {
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let dets = dir.path().join("dets.txt");
+    let mot_video = dir.path().join("mot_video.txt");
+    let mot_dets = dir.path().join("mot_dets.txt");
+    let (out1, _) = replay(
+        &[
+            "--export-detections",
+            dets.to_str().unwrap(),
+            "--export-mot",
+            mot_video.to_str().unwrap(),
+            support::vtest().to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let (out2, _) = replay(
+        &[
+            "--detections",
+            dets.to_str().unwrap(),
+            "--export-mot",
+            mot_dets.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+
+    let e1 = events(&out1);
+    assert!(e1.len() >= 2, "the demo replay produces events");
+    assert_eq!(
+        e1,
+        events(&out2),
+        "same events from the video and from its recorded detections"
+    );
+
+    let a = std::fs::read_to_string(&mot_video).unwrap();
+    let b = std::fs::read_to_string(&mot_dets).unwrap();
+    let (ra, rb) = (
+        wardwatch::mot::parse(&a, "a").unwrap(),
+        wardwatch::mot::parse(&b, "b").unwrap(),
+    );
+    assert_eq!(ra.len(), rb.len(), "same number of tracker rows");
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!((x.frame, x.id), (y.frame, y.id), "same tracks, same frames");
+        let d = [
+            x.bbox.x1 - y.bbox.x1,
+            x.bbox.y1 - y.bbox.y1,
+            x.bbox.x2 - y.bbox.x2,
+            x.bbox.y2 - y.bbox.y2,
+        ];
+        assert!(d.iter().all(|v| v.abs() < 0.1), "{x:?} vs {y:?}");
+    }
+
+    // The files are valid MOTChallenge: tracker rows have ids ≥ 1 and -1 in columns 8-10,
+    // detection rows have id -1 and a class tag; frames are 1-based.
+    let tracks = wardwatch::mot::parse(&a, "mot").unwrap();
+    assert!(tracks.len() > 1000, "{} tracker rows", tracks.len());
+    assert!(
+        tracks
+            .iter()
+            .all(|r| r.id >= 1 && r.frame >= 1 && r.class.is_none())
+    );
+    for line in a.lines().take(50) {
+        assert!(line.ends_with(",-1,-1,-1"), "{line}");
+        assert_eq!(line.split(',').count(), 10);
+    }
+    let d = wardwatch::mot::parse(&std::fs::read_to_string(&dets).unwrap(), "dets").unwrap();
+    assert!(d.iter().all(|r| r.id == -1 && r.class.is_some()));
+    assert_eq!(d.iter().map(|r| r.frame).min(), Some(1));
+    // Only analysed frames (5 of every 10 at detect_fps 5) appear.
+    let frames: std::collections::BTreeSet<u64> = d.iter().map(|r| r.frame).collect();
+    assert!(
+        frames.iter().all(|f| (f - 1) % 2 == 0),
+        "frames sampled at 5 fps from a 10 fps clip"
+    );
+}
+
+#[test]
+fn foreign_detection_file_needs_fps_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let dets = dir.path().join("foreign.txt");
+    std::fs::write(
+        &dets,
+        "1,-1,10,20,30,80,0.9,-1,-1,-1\n2,-1,11,20,30,80,0.9,-1,-1,-1\n",
+    )
+    .unwrap();
+    let cfg = support::repo().join("config/demo.toml");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+            .args(["replay", "--no-mqtt", "--config"])
+            .arg(&cfg)
+            .args(["--detections", dets.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: {}: no frame rate: pass --fps (the file has no `# wardwatch detections:` header)",
+            dets.display()
+        )
+    );
+    let out = run(&["--fps", "10"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: {}: no frame size: pass --frame-size WxH (zones are fractions of the frame)",
+            dets.display()
+        )
+    );
+    let out = run(&["--fps", "10", "--frame-size", "768x576"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(&dets, "1,-1,10,abc,30,80,0.9\n").unwrap();
+    let out = run(&["--fps", "10", "--frame-size", "768x576"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: {} line 1: field 4 (y) is \"abc\", expected a number",
+            dets.display()
+        )
+    );
+}
