@@ -74,7 +74,7 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
     c.bench_function("decode + NMS (nanodet, 3549 cells)", |b| {
-        b.iter(|| black_box(det.decode_raw(black_box(&raw)).len()))
+        b.iter(|| black_box(det.decode_raw(black_box(&raw)).unwrap().len()))
     });
 
     let mut tracker = Tracker::new(TrackerConfig::default());
@@ -98,7 +98,7 @@ fn stages(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 det.preprocess(&frame.image).unwrap();
-                let dets = det.decode_raw(&raw).to_vec();
+                let dets = det.decode_raw(&raw).unwrap().to_vec();
                 let ts = t0 + SignedDuration::from_millis(200 * n);
                 black_box(pipeline.step(ts, (768, 576), &dets).len())
             })

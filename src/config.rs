@@ -15,10 +15,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::detect::{ClassMap, DecodeParams, DetectorSettings, Family};
+use crate::detect::{
+    ClassMap, DecodeParams, DetectorSettings, ExecutionProvider, Fallback, Family, Resize,
+};
 use crate::rules::gathering::GatheringParams;
 use crate::schedule::Schedule;
 use crate::track::TrackerConfig;
+use crate::types::ObjectClass;
 use crate::zone::Polygon;
 
 // ---------------------------------------------------------------- validated types
@@ -179,11 +182,24 @@ struct RawModel {
     family: Option<String>,
     runtime_library: Option<String>,
     execution_provider: Option<String>,
+    fallback: Option<String>,
+    device_id: Option<i64>,
+    tensorrt_cache_dir: Option<String>,
+    tensorrt_fp16: Option<bool>,
+    openvino_device: Option<String>,
     threads: Option<i64>,
     intra_op_spinning: Option<bool>,
     score_threshold: Option<f64>,
     nms_iou: Option<f64>,
     max_detections: Option<i64>,
+    input_size: Option<Vec<i64>>,
+    resize: Option<String>,
+    channel_order: Option<String>,
+    mean: Option<Vec<f64>>,
+    std: Option<Vec<f64>>,
+    yolox_decoded: Option<bool>,
+    person_classes: Option<Vec<i64>>,
+    vehicle_classes: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -726,38 +742,49 @@ impl Validator<'_> {
 
     fn model(&mut self, m: &RawModel, base: &Path) -> Option<DetectorSettings> {
         let k = |f: &'static str| [Seg::Key("model"), Seg::Key(f)];
-        let mut ok = true;
+        let before = self.issues.len();
         let path = resolve(
             base,
             m.path.as_deref().unwrap_or("../models/nanodet-m-416.onnx"),
         );
         if !path.is_file() {
-            self.issue(&k("path"), format!("{:?} not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\"", path.display().to_string()));
-            ok = false;
-        }
-        let family = m.family.as_deref().unwrap_or("nanodet");
-        if family != "nanodet" {
             self.issue(
-                &k("family"),
-                format!("{family:?} is not supported: use \"nanodet\""),
+                &k("path"),
+                format!(
+                    "{:?} not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\"",
+                    path.display().to_string()
+                ),
             );
-            ok = false;
         }
-        let ep = m.execution_provider.as_deref().unwrap_or("cpu");
-        if ep != "cpu" {
-            self.issue(
-                &k("execution_provider"),
-                format!("{ep:?} is not supported by this build: use \"cpu\""),
-            );
-            ok = false;
-        }
+        let family_name = m.family.as_deref().unwrap_or("nanodet");
+        let family = Family::parse(family_name).unwrap_or_else(|| {
+            self.issue(&k("family"), format!("{family_name:?} is not supported: use \"nanodet\", \"yolov8\", \"yolo11\" or \"yolox\""));
+            Family::Nanodet
+        });
+        let mut s = DetectorSettings::for_family(family, path);
+        let ep_name = m.execution_provider.as_deref().unwrap_or("cpu");
+        s.provider.provider = ExecutionProvider::parse(ep_name).unwrap_or_else(|| {
+            self.issue(&k("execution_provider"), format!("{ep_name:?} is not supported: use \"cpu\", \"cuda\", \"tensorrt\" or \"openvino\""));
+            ExecutionProvider::Cpu
+        });
+        s.provider.fallback = match m.fallback.as_deref().unwrap_or("cpu") {
+            "cpu" => Fallback::Cpu,
+            "fail" => Fallback::Fail,
+            other => {
+                self.issue(&k("fallback"), format!("{other:?} is not allowed: use \"cpu\" (run on the CPU with a warning) or \"fail\""));
+                Fallback::Cpu
+            }
+        };
+        s.provider.device_id = m.device_id.unwrap_or(0).clamp(0, 64) as i32;
+        s.provider.trt_cache_dir = m.tensorrt_cache_dir.as_deref().map(|d| resolve(base, d));
+        s.provider.trt_fp16 = m.tensorrt_fp16.unwrap_or(false);
+        s.provider.openvino_device = m.openvino_device.clone().unwrap_or_else(|| "CPU".into());
         let threads = m.threads.unwrap_or(2);
         if !(1..=64).contains(&threads) {
             self.issue(
                 &k("threads"),
                 format!("{threads} is out of range: use 1 to 64 (default 2)"),
             );
-            ok = false;
         }
         let score = m.score_threshold.unwrap_or(0.35);
         if !(score > 0.0 && score < 1.0) {
@@ -765,7 +792,6 @@ impl Validator<'_> {
                 &k("score_threshold"),
                 format!("{score} is out of range: use a value in (0, 1) (default 0.35)"),
             );
-            ok = false;
         }
         let iou = m.nms_iou.unwrap_or(0.45);
         if !(iou > 0.0 && iou <= 1.0) {
@@ -773,7 +799,6 @@ impl Validator<'_> {
                 &k("nms_iou"),
                 format!("{iou} is out of range: use a value in (0, 1] (default 0.45)"),
             );
-            ok = false;
         }
         let max_det = m.max_detections.unwrap_or(100);
         if !(1..=1000).contains(&max_det) {
@@ -781,17 +806,74 @@ impl Validator<'_> {
                 &k("max_detections"),
                 format!("{max_det} is out of range: use 1 to 1000 (default 100)"),
             );
-            ok = false;
         }
         let runtime_library = m.runtime_library.as_deref().map(|p| resolve(base, p));
         if let Some(lib) = &runtime_library
             && !lib.is_file()
         {
-            self.issue(&k("runtime_library"), format!("{:?} not found: point it at libonnxruntime.so, or remove it to use ORT_DYLIB_PATH", lib.display().to_string()));
-            ok = false;
+            self.issue(
+                &k("runtime_library"),
+                format!("{:?} not found: point it at libonnxruntime.so, or remove it to use ORT_DYLIB_PATH", lib.display().to_string()),
+            );
         }
-        let mut s = DetectorSettings::nanodet(path);
-        s.family = Family::Nanodet;
+        if let Some(v) = &m.input_size {
+            match v.as_slice() {
+                [w, h] if (16..=8192).contains(w) && (16..=8192).contains(h) => {
+                    s.input_size = Some((*w as usize, *h as usize))
+                }
+                _ => self.issue(
+                    &k("input_size"),
+                    format!("{v:?} is not [width, height] with 16..8192 pixels each"),
+                ),
+            }
+        }
+        match m.resize.as_deref() {
+            None => {}
+            Some("stretch") => s.resize = Resize::Stretch,
+            Some("letterbox") => s.resize = Resize::Letterbox,
+            Some(o) => self.issue(
+                &k("resize"),
+                format!("{o:?} is not allowed: use \"stretch\" or \"letterbox\""),
+            ),
+        }
+        match m.channel_order.as_deref() {
+            None => {}
+            Some("bgr") => s.rgb = false,
+            Some("rgb") => s.rgb = true,
+            Some(o) => self.issue(
+                &k("channel_order"),
+                format!("{o:?} is not allowed: use \"bgr\" or \"rgb\""),
+            ),
+        }
+        for (field, val, target) in [("mean", &m.mean, &mut s.mean), ("std", &m.std, &mut s.std)] {
+            if let Some(v) = val {
+                if v.len() == 3
+                    && v.iter().all(|x| x.is_finite())
+                    && (field == "mean" || v.iter().all(|x| *x > 0.0))
+                {
+                    *target = [v[0] as f32, v[1] as f32, v[2] as f32];
+                } else {
+                    self.issue(&k(field), format!("{v:?} is not three numbers (per channel, in the model's channel order{})", if field == "std" { ", all > 0" } else { "" }));
+                }
+            }
+        }
+        s.yolox_decoded = m.yolox_decoded.unwrap_or(false);
+        if m.person_classes.is_some() || m.vehicle_classes.is_some() {
+            let mut entries = Vec::new();
+            for (field, list, class) in [
+                ("person_classes", &m.person_classes, ObjectClass::Person),
+                ("vehicle_classes", &m.vehicle_classes, ObjectClass::Vehicle),
+            ] {
+                for &l in list.iter().flatten() {
+                    if (0..=u16::MAX as i64).contains(&l) {
+                        entries.push((l as u16, class));
+                    } else {
+                        self.issue(&k(field), format!("{l} is not a class index (0..65535)"));
+                    }
+                }
+            }
+            s.classes = Some(ClassMap::new(entries));
+        }
         s.runtime_library = runtime_library;
         s.intra_threads = threads.clamp(1, 64) as usize;
         s.intra_spinning = m.intra_op_spinning.unwrap_or(false);
@@ -800,8 +882,7 @@ impl Validator<'_> {
             nms_iou: iou as f32,
             max_detections: max_det.clamp(1, 1000) as usize,
         };
-        s.classes = ClassMap::coco_default();
-        ok.then_some(s)
+        (self.issues.len() == before).then_some(s)
     }
 
     fn unit(&mut self, path: &[Seg], v: Option<f64>, default: f64, name_default: &str) -> f64 {

@@ -148,3 +148,23 @@ fn missing_runtime_library_is_a_clear_error() {
         "ONNX Runtime library /nonexistent/libonnxruntime.so: no such file. Run `make setup` (it installs it into .venv), or set model.runtime_library / ORT_DYLIB_PATH to a libonnxruntime.so of version 1.17 or newer"
     );
 }
+
+#[test]
+fn missing_execution_provider_falls_back_or_fails_as_configured() {
+    use wardwatch::detect::{ExecutionProvider, Fallback};
+    support::require_runtime();
+    // PyPI's plain onnxruntime has only the CPU provider.
+    let mut s = DetectorSettings::nanodet(model());
+    s.provider.provider = ExecutionProvider::Cuda;
+    s.provider.fallback = Fallback::Cpu;
+    let det = Detector::load(s.clone()).expect("falls back to the CPU");
+    assert_eq!(det.provider(), "cpu");
+
+    s.provider.fallback = Fallback::Fail;
+    s.provider.provider = ExecutionProvider::OpenVino;
+    let err = Detector::load(s).err().expect("refused");
+    assert_eq!(
+        err.to_string(),
+        "model.execution_provider: execution provider \"openvino\" (OpenVINOExecutionProvider) is not in the loaded ONNX Runtime library; install a build that has it (PyPI onnxruntime-gpu for cuda/tensorrt, onnxruntime-openvino for openvino, or the Jetson build) and point model.runtime_library at its libonnxruntime.so (or set model.fallback = \"cpu\")"
+    );
+}

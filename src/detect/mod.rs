@@ -5,9 +5,12 @@
 //! the declared family) are refused at load with a message that names the file and
 //! says what to do; they never surface as garbage boxes.
 
+pub mod letterbox;
 pub mod nanodet;
 pub mod nms;
 pub mod preprocess;
+pub mod provider;
+pub mod yolo;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -19,6 +22,9 @@ use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
 use crate::types::{Detection, ObjectClass};
+
+pub use letterbox::{InputMap, Resize};
+pub use provider::{ExecutionProvider, Fallback, ProviderSettings};
 
 /// COCO-80 class names, index = label.
 pub const COCO_CLASSES: [&str; 80] = [
@@ -125,6 +131,25 @@ impl ClassMap {
             (7, ObjectClass::Vehicle),
         ])
     }
+    /// Map a model's own class names: `person` → person; `bicycle`, `car`, `motorcycle`
+    /// (`motorbike`), `bus`, `truck` → vehicle; everything else is ignored.
+    pub fn from_names(names: &[String]) -> Self {
+        let entries = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let class = match n.trim().to_ascii_lowercase().as_str() {
+                    "person" | "pedestrian" | "people" => ObjectClass::Person,
+                    "bicycle" | "car" | "motorcycle" | "motorbike" | "bus" | "truck" => {
+                        ObjectClass::Vehicle
+                    }
+                    _ => return None,
+                };
+                Some((i as u16, class))
+            })
+            .collect();
+        Self::new(entries)
+    }
     pub fn entries(&self) -> &[(u16, ObjectClass)] {
         &self.entries
     }
@@ -157,10 +182,33 @@ impl Default for DecodeParams {
     }
 }
 
-/// Supported model families.
+/// Supported model families (output layouts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
+    /// NanoDet GFL head: per-stride class scores and box distributions (the shipped model).
     Nanodet,
+    /// Ultralytics YOLOv8 / YOLO11 export: one output `[1, 4+nc, N]`.
+    Yolov8,
+    /// YOLOX export: one output `[1, N, 5+nc]`, grid-relative unless `yolox_decoded`.
+    Yolox,
+}
+
+impl Family {
+    pub fn parse(s: &str) -> Option<Family> {
+        match s {
+            "nanodet" => Some(Family::Nanodet),
+            "yolov8" | "yolo11" => Some(Family::Yolov8),
+            "yolox" => Some(Family::Yolox),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Nanodet => "nanodet",
+            Family::Yolov8 => "yolov8",
+            Family::Yolox => "yolox",
+        }
+    }
 }
 
 /// Everything the detector needs, already validated by the config stage.
@@ -173,26 +221,56 @@ pub struct DetectorSettings {
     pub intra_threads: usize,
     /// ORT intra-op spinning: faster alone, steals CPU from decoding on small boxes.
     pub intra_spinning: bool,
+    pub provider: ProviderSettings,
     pub decode: DecodeParams,
-    pub classes: ClassMap,
-    /// Per-channel mean and std, in the model's channel order (BGR for NanoDet).
+    /// `None`: from the model's `names` metadata if present, else COCO-80 by index.
+    pub classes: Option<ClassMap>,
+    pub resize: Resize,
+    /// Model wants RGB (else BGR, OpenCV's order).
+    pub rgb: bool,
+    /// Per-channel mean and std, in the model's channel order.
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// Input (width, height) for models with a dynamic input size.
+    pub input_size: Option<(usize, usize)>,
+    /// YOLOX exported with decoding inside the graph (boxes already in input pixels).
+    pub yolox_decoded: bool,
 }
 
 impl DetectorSettings {
     /// The shipped NanoDet-m 416 with its documented normalisation.
     pub fn nanodet(model_path: impl Into<PathBuf>) -> Self {
+        Self::for_family(Family::Nanodet, model_path)
+    }
+
+    /// A family's conventional preprocessing: NanoDet stretches, BGR, ImageNet-style
+    /// normalisation; YOLOv8 letterboxes, RGB, /255; YOLOX letterboxes, BGR, raw 0–255.
+    pub fn for_family(family: Family, model_path: impl Into<PathBuf>) -> Self {
+        let (resize, rgb, mean, std) = match family {
+            Family::Nanodet => (
+                Resize::Stretch,
+                false,
+                [103.53, 116.28, 123.675],
+                [57.375, 57.12, 58.395],
+            ),
+            Family::Yolov8 => (Resize::Letterbox, true, [0.0; 3], [255.0; 3]),
+            Family::Yolox => (Resize::Letterbox, false, [0.0; 3], [1.0; 3]),
+        };
         Self {
             model_path: model_path.into(),
-            family: Family::Nanodet,
+            family,
             runtime_library: None,
             intra_threads: 2,
             intra_spinning: false,
+            provider: ProviderSettings::default(),
             decode: DecodeParams::default(),
-            classes: ClassMap::coco_default(),
-            mean: [103.53, 116.28, 123.675],
-            std: [57.375, 57.12, 58.395],
+            classes: None,
+            resize,
+            rgb,
+            mean,
+            std,
+            input_size: None,
+            yolox_decoded: false,
         }
     }
 }
@@ -205,6 +283,8 @@ pub enum DetectError {
     Runtime { path: String, reason: String },
     #[error("model file {path}: {reason}")]
     Model { path: String, reason: String },
+    #[error("model.execution_provider: {0}")]
+    Provider(String),
     #[error("frame: {0}")]
     Frame(String),
     #[error("inference failed: {0}")]
@@ -221,6 +301,16 @@ pub struct StageTimes {
 
 /// Where the family's outputs sit in the session's output list.
 #[derive(Debug, Clone)]
+enum Layout {
+    Nanodet {
+        levels: Vec<LevelLayout>,
+        reg_max: usize,
+    },
+    /// One output: index and shape.
+    Single { output: usize, shape: Vec<i64> },
+}
+
+#[derive(Debug, Clone)]
 struct LevelLayout {
     stride: u32,
     grid_w: usize,
@@ -232,16 +322,18 @@ struct LevelLayout {
 pub struct Detector {
     session: Session,
     settings: DetectorSettings,
+    classes: ClassMap,
     input_w: usize,
     input_h: usize,
     num_classes: usize,
-    reg_max: usize,
-    levels: Vec<LevelLayout>,
+    layout: Layout,
     input: Array4<f32>,
     resized: Mat,
+    map: Option<((u32, u32), InputMap)>,
     detections: Vec<Detection>,
     times: StageTimes,
     runtime_version: String,
+    provider_used: &'static str,
 }
 
 static ORT_ENV: OnceLock<Result<(ort::environment::Environment, String, PathBuf), String>> =
@@ -310,13 +402,45 @@ fn ort_version() -> String {
         .to_string()
 }
 
+/// Ultralytics writes `names` as a Python dict literal: `{0: 'person', 1: 'bicycle'}`.
+fn parse_names(s: &str) -> Option<Vec<String>> {
+    let body = s.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for part in body.split(',') {
+        let (k, v) = part.split_once(':')?;
+        let k: usize = k.trim().parse().ok()?;
+        let v = v.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
+        out.push((k, v));
+    }
+    out.sort_by_key(|(k, _)| *k);
+    out.iter()
+        .enumerate()
+        .all(|(i, (k, _))| i == *k)
+        .then(|| out.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Ultralytics `imgsz`: `[640, 640]` (height, width).
+fn parse_imgsz(s: &str) -> Option<(usize, usize)> {
+    let body = s.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let v: Vec<usize> = body
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    match v.as_slice() {
+        [h, w] => Some((*w, *h)),
+        [n] => Some((*n, *n)),
+        _ => None,
+    }
+}
+
 impl Detector {
     /// Load and validate a model. Runs one warm-up inference on a blank tensor to learn
-    /// the output shapes (the converted NanoDet declares them symbolically) and checks
+    /// the output shapes (converted models often declare them symbolically) and checks
     /// they fit the declared family.
     pub fn load(settings: DetectorSettings) -> Result<Self, DetectError> {
         let path = settings.model_path.clone();
         let pstr = path.display().to_string();
+        let family = settings.family.name();
         let model_err = |reason: String| DetectError::Model {
             path: pstr.clone(),
             reason,
@@ -325,18 +449,24 @@ impl Detector {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(model_err(
                     "not found. Check model.path in the config (relative paths are relative to the working directory), or run `make setup`".into(),
-                ))
+                ));
             }
             Err(e) => return Err(model_err(format!("cannot read ({e})"))),
-            Ok(m) if m.len() == 0 => return Err(model_err("is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh".into())),
+            Ok(m) if m.len() == 0 => {
+                return Err(model_err(
+                    "is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh".into(),
+                ));
+            }
             Ok(_) => {}
         }
         let (env, version, _) = runtime(settings.runtime_library.as_deref())?;
+        let (eps, provider_used) = provider::dispatch(&settings.provider)?;
         let session = Session::builder(env)
             .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
             .and_then(|b| b.with_intra_threads(settings.intra_threads.max(1)).map_err(Into::into))
             .and_then(|b| b.with_inter_threads(1).map_err(Into::into))
             .and_then(|b| b.with_intra_op_spinning(settings.intra_spinning).map_err(Into::into))
+            .and_then(|b| b.with_execution_providers(eps).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(&path))
             .map_err(|e| {
                 model_err(format!(
@@ -345,46 +475,76 @@ impl Detector {
                 ))
             })?;
 
-        // Input: one float tensor [1, 3, H, W].
+        // Input: one float tensor [1, 3, H, W]; a dynamic H/W comes from config or metadata.
         if session.inputs().len() != 1 {
             return Err(model_err(format!(
-                "has {} inputs; family nanodet expects exactly one image input [1,3,H,W]",
+                "has {} inputs; family {family} expects exactly one image input [1,3,H,W]",
                 session.inputs().len()
             )));
         }
+        let meta = session.metadata().ok();
+        let meta_names = meta
+            .as_ref()
+            .and_then(|m| m.custom("names"))
+            .and_then(|n| parse_names(&n));
+        let meta_imgsz = meta
+            .as_ref()
+            .and_then(|m| m.custom("imgsz"))
+            .and_then(|n| parse_imgsz(&n));
+        drop(meta);
         let in_shape: Vec<i64> = session.inputs()[0]
             .dtype()
             .tensor_shape()
             .map(|s| s.to_vec())
             .unwrap_or_default();
-        let (input_h, input_w) = match in_shape.as_slice() {
-            [1 | -1, 3, h, w] if *h > 0 && *w > 0 => (*h as usize, *w as usize),
+        let (input_w, input_h) = match in_shape.as_slice() {
+            [1 | -1, 3, h, w] if *h > 0 && *w > 0 => (*w as usize, *h as usize),
+            [1 | -1, 3, _, _] => settings.input_size.or(meta_imgsz).ok_or_else(|| {
+                model_err(format!(
+                    "input shape {in_shape:?} has a dynamic size and the model has no `imgsz` metadata: set model.input_size = [width, height]"
+                ))
+            })?,
             other => {
                 return Err(model_err(format!(
-                    "input shape {other:?} does not fit family nanodet, which expects [1,3,H,W] with fixed H and W"
+                    "input shape {other:?} does not fit family {family}, which expects [1,3,H,W]"
                 )));
             }
         };
+        let classes = match (&settings.classes, &meta_names) {
+            (Some(c), _) => c.clone(),
+            (None, Some(names)) => ClassMap::from_names(names),
+            (None, None) => ClassMap::coco_default(),
+        };
+        if classes.entries().is_empty() {
+            return Err(model_err(format!(
+                "none of its classes {meta_names:?} is a person or vehicle; set model.person_classes / model.vehicle_classes"
+            )));
+        }
 
         let mut det = Detector {
             session,
             settings,
+            classes,
             input_w,
             input_h,
             num_classes: 0,
-            reg_max: 0,
-            levels: Vec::new(),
+            layout: Layout::Single {
+                output: 0,
+                shape: Vec::new(),
+            },
             input: Array4::zeros((1, 3, input_h, input_w)),
             resized: Mat::default(),
+            map: None,
             detections: Vec::with_capacity(256),
             times: StageTimes::default(),
             runtime_version: version.clone(),
+            provider_used,
         };
         det.learn_layout().map_err(model_err)?;
         Ok(det)
     }
 
-    /// Run once on zeros and map outputs to (stride, cls, reg) levels.
+    /// Run once on zeros and check the outputs against the family.
     fn learn_layout(&mut self) -> Result<(), String> {
         let shapes: Vec<Vec<i64>> = {
             let outputs = self
@@ -397,68 +557,43 @@ impl Detector {
                 })?;
             outputs.values().map(|v| v.shape().to_vec()).collect()
         };
-        let mut levels = Vec::new();
-        let mut num_classes = None;
-        let mut reg_width = None;
-        for stride in [8u32, 16, 32] {
-            let gw = self.input_w.div_ceil(stride as usize);
-            let gh = self.input_h.div_ceil(stride as usize);
-            let n = (gw * gh) as i64;
-            let with_n: Vec<(usize, i64)> = shapes
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.len() == 3 && s[0] == 1 && s[1] == n)
-                .map(|(i, s)| (i, s[2]))
-                .collect();
-            if with_n.len() != 2 {
-                return Err(format!(
-                    "outputs {shapes:?} do not fit family nanodet: expected a [1,{n},classes] score and a [1,{n},4*(reg_max+1)] box output for stride {stride} of a {}x{} input",
-                    self.input_w, self.input_h
-                ));
+        let family = self.settings.family;
+        let nc = match family {
+            Family::Nanodet => {
+                let (levels, nc, reg_max) = nanodet_layout(&shapes, self.input_w, self.input_h)?;
+                self.layout = Layout::Nanodet { levels, reg_max };
+                nc
             }
-            // NanoDet's box output is 4 × (reg_max + 1) wide, reg_max being 7 or 10 (32 or 44).
-            // If exactly one output has such a width it is the box output; otherwise the wider
-            // one holds the classes (80 for COCO).
-            let is_reg = |w: i64| w == 32 || w == 44;
-            let (cls, reg) = if is_reg(with_n[0].1) != is_reg(with_n[1].1) {
-                if is_reg(with_n[0].1) {
-                    (with_n[1], with_n[0])
-                } else {
-                    (with_n[0], with_n[1])
+            Family::Yolov8 | Family::Yolox => {
+                if shapes.len() != 1 {
+                    return Err(format!(
+                        "has {} outputs {shapes:?}; family {} expects exactly one",
+                        shapes.len(),
+                        family.name()
+                    ));
                 }
-            } else if with_n[0].1 > with_n[1].1 {
-                (with_n[0], with_n[1])
-            } else {
-                (with_n[1], with_n[0])
-            };
-            if reg.1 % 4 != 0 || reg.1 < 8 {
-                return Err(format!(
-                    "output {} has shape [1,{n},{}]: not a box distribution (4 sides × bins)",
-                    reg.0, reg.1
-                ));
+                let (nc, _) = if family == Family::Yolov8 {
+                    yolo::check_yolov8_shape(&shapes[0])?
+                } else if self.settings.yolox_decoded {
+                    match shapes[0].as_slice() {
+                        [1, n, c] if *n > 0 && *c > 5 => ((*c - 5) as usize, *n as usize),
+                        s => {
+                            return Err(format!(
+                                "family yolox (decoded) expects [1, N, 5+classes], got {s:?}"
+                            ));
+                        }
+                    }
+                } else {
+                    yolo::check_yolox_shape(&shapes[0], self.input_w, self.input_h)?
+                };
+                self.layout = Layout::Single {
+                    output: 0,
+                    shape: shapes[0].clone(),
+                };
+                nc
             }
-            if *num_classes.get_or_insert(cls.1) != cls.1
-                || *reg_width.get_or_insert(reg.1) != reg.1
-            {
-                return Err(format!(
-                    "outputs {shapes:?} disagree between strides on classes or bins"
-                ));
-            }
-            levels.push(LevelLayout {
-                stride,
-                grid_w: gw,
-                grid_h: gh,
-                cls_output: cls.0,
-                reg_output: reg.0,
-            });
-        }
-        let nc = num_classes.unwrap_or(0) as usize;
-        if let Some(&(max_label, _)) = self
-            .settings
-            .classes
-            .entries()
-            .iter()
-            .max_by_key(|(l, _)| *l)
+        };
+        if let Some(&(max_label, _)) = self.classes.entries().iter().max_by_key(|(l, _)| *l)
             && max_label as usize >= nc
         {
             return Err(format!(
@@ -466,15 +601,31 @@ impl Detector {
             ));
         }
         self.num_classes = nc;
-        self.reg_max = (reg_width.unwrap_or(4) / 4 - 1) as usize;
-        self.levels = levels;
         Ok(())
     }
 
-    /// Detect objects in a BGR 8-bit frame. Boxes are in frame pixels.
-    pub fn detect(&mut self, frame: &Mat) -> Result<&[Detection], DetectError> {
-        let t0 = Instant::now();
-        let (fw, fh) = preprocess::to_tensor(
+    fn input_map(&mut self, fw: u32, fh: u32) -> InputMap {
+        match self.map {
+            Some((size, m)) if size == (fw, fh) => m,
+            _ => {
+                let m = InputMap::new(
+                    self.settings.resize,
+                    fw,
+                    fh,
+                    self.input_w as u32,
+                    self.input_h as u32,
+                );
+                self.map = Some(((fw, fh), m));
+                m
+            }
+        }
+    }
+
+    fn prepare(&mut self, frame: &Mat) -> Result<InputMap, DetectError> {
+        use opencv::prelude::MatTraitConst;
+        let (fw, fh) = (frame.cols().max(0) as u32, frame.rows().max(0) as u32);
+        let map = self.input_map(fw, fh);
+        preprocess::to_tensor(
             frame,
             &mut self.resized,
             self.input
@@ -482,15 +633,20 @@ impl Detector {
                 .expect("input tensor is contiguous"),
             self.input_w,
             self.input_h,
+            &map,
+            self.settings.rgb,
             self.settings.mean,
             self.settings.std,
         )
         .map_err(DetectError::Frame)?;
+        Ok(map)
+    }
+
+    /// Detect objects in a BGR 8-bit frame. Boxes are in frame pixels.
+    pub fn detect(&mut self, frame: &Mat) -> Result<&[Detection], DetectError> {
+        let t0 = Instant::now();
+        let map = self.prepare(frame)?;
         let t1 = Instant::now();
-        let scale = (
-            fw as f32 / self.input_w as f32,
-            fh as f32 / self.input_h as f32,
-        );
         let tensor = TensorRef::from_array_view(&self.input)
             .map_err(|e| DetectError::Inference(e.to_string()))?;
         let outputs = self
@@ -498,25 +654,25 @@ impl Detector {
             .run(ort::inputs![tensor])
             .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
         let t2 = Instant::now();
-        let mut raw: Vec<&[f32]> = Vec::with_capacity(outputs.len());
-        for i in 0..outputs.len() {
-            raw.push(
-                outputs[i]
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| DetectError::Inference(e.to_string()))?
-                    .1,
-            );
+        let mut raw: [&[f32]; 8] = [&[]; 8];
+        for (i, slot) in raw.iter_mut().enumerate().take(outputs.len()) {
+            *slot = outputs[i]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| DetectError::Inference(e.to_string()))?
+                .1;
         }
-        decode_levels(
-            &self.levels,
-            &raw,
+        let n = outputs.len().min(8);
+        decode_outputs(
+            &self.layout,
+            &raw[..n],
             self.num_classes,
-            self.reg_max,
             &self.settings,
-            scale,
+            &self.classes,
+            (self.input_w, self.input_h),
+            &map,
             &mut self.detections,
-        );
-        drop(raw);
+        )
+        .map_err(DetectError::Inference)?;
         drop(outputs);
         let t3 = Instant::now();
         self.times = StageTimes {
@@ -530,18 +686,7 @@ impl Detector {
     /// Preprocess and infer `frame`, returning copies of the raw outputs (benchmarks and
     /// tools; the hot path decodes straight from the session's buffers).
     pub fn capture_raw(&mut self, frame: &Mat) -> Result<RawOutputs, DetectError> {
-        let (fw, fh) = preprocess::to_tensor(
-            frame,
-            &mut self.resized,
-            self.input
-                .as_slice_mut()
-                .expect("input tensor is contiguous"),
-            self.input_w,
-            self.input_h,
-            self.settings.mean,
-            self.settings.std,
-        )
-        .map_err(DetectError::Frame)?;
+        let map = self.prepare(frame)?;
         let tensor = TensorRef::from_array_view(&self.input)
             .map_err(|e| DetectError::Inference(e.to_string()))?;
         let outputs = self
@@ -549,37 +694,33 @@ impl Detector {
             .run(ort::inputs![tensor])
             .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
         let mut data = Vec::new();
-        for v in outputs.values() {
+        for i in 0..outputs.len() {
             data.push(
-                v.try_extract_tensor::<f32>()
+                outputs[i]
+                    .try_extract_tensor::<f32>()
                     .map_err(|e| DetectError::Inference(e.to_string()))?
                     .1
                     .to_vec(),
             );
         }
-        Ok(RawOutputs {
-            data,
-            frame_size: (fw, fh),
-        })
+        Ok(RawOutputs { data, map })
     }
 
     /// Decode + NMS from captured raw outputs (benchmarks).
-    pub fn decode_raw(&mut self, raw: &RawOutputs) -> &[Detection] {
-        let scale = (
-            raw.frame_size.0 as f32 / self.input_w as f32,
-            raw.frame_size.1 as f32 / self.input_h as f32,
-        );
+    pub fn decode_raw(&mut self, raw: &RawOutputs) -> Result<&[Detection], DetectError> {
         let slices: Vec<&[f32]> = raw.data.iter().map(|v| v.as_slice()).collect();
-        decode_levels(
-            &self.levels,
+        decode_outputs(
+            &self.layout,
             &slices,
             self.num_classes,
-            self.reg_max,
             &self.settings,
-            scale,
+            &self.classes,
+            (self.input_w, self.input_h),
+            &raw.map,
             &mut self.detections,
-        );
-        &self.detections
+        )
+        .map_err(DetectError::Inference)?;
+        Ok(&self.detections)
     }
 
     /// Run inference only on the tensor prepared by the last `detect`/`preprocess` (benchmarks).
@@ -596,19 +737,7 @@ impl Detector {
 
     /// Preprocess only (benchmarks).
     pub fn preprocess(&mut self, frame: &Mat) -> Result<(), DetectError> {
-        preprocess::to_tensor(
-            frame,
-            &mut self.resized,
-            self.input
-                .as_slice_mut()
-                .expect("input tensor is contiguous"),
-            self.input_w,
-            self.input_h,
-            self.settings.mean,
-            self.settings.std,
-        )
-        .map(|_| ())
-        .map_err(DetectError::Frame)
+        self.prepare(frame).map(|_| ())
     }
 
     pub fn last_times(&self) -> StageTimes {
@@ -620,13 +749,20 @@ impl Detector {
     pub fn num_classes(&self) -> usize {
         self.num_classes
     }
+    pub fn classes(&self) -> &ClassMap {
+        &self.classes
+    }
     pub fn runtime_version(&self) -> &str {
         &self.runtime_version
+    }
+    /// The execution provider the session runs on (after any fallback).
+    pub fn provider(&self) -> &'static str {
+        self.provider_used
     }
     pub fn settings(&self) -> &DetectorSettings {
         &self.settings
     }
-    /// Human-readable class name for a label.
+    /// Human-readable COCO class name for a label.
     pub fn label_name(label: u16) -> &'static str {
         COCO_CLASSES
             .get(label as usize)
@@ -635,47 +771,145 @@ impl Detector {
     }
 }
 
+/// Map NanoDet's six outputs to (stride, cls, reg) levels by their shapes.
+fn nanodet_layout(
+    shapes: &[Vec<i64>],
+    input_w: usize,
+    input_h: usize,
+) -> Result<(Vec<LevelLayout>, usize, usize), String> {
+    let mut levels = Vec::new();
+    let mut num_classes = None;
+    let mut reg_width = None;
+    for stride in [8u32, 16, 32] {
+        let gw = input_w.div_ceil(stride as usize);
+        let gh = input_h.div_ceil(stride as usize);
+        let n = (gw * gh) as i64;
+        let with_n: Vec<(usize, i64)> = shapes
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.len() == 3 && s[0] == 1 && s[1] == n)
+            .map(|(i, s)| (i, s[2]))
+            .collect();
+        if with_n.len() != 2 {
+            return Err(format!(
+                "outputs {shapes:?} do not fit family nanodet: expected a [1,{n},classes] score and a [1,{n},4*(reg_max+1)] box output for stride {stride} of a {input_w}x{input_h} input"
+            ));
+        }
+        // NanoDet's box output is 4 × (reg_max + 1) wide, reg_max being 7 or 10 (32 or 44).
+        // If exactly one output has such a width it is the box output; otherwise the wider
+        // one holds the classes (80 for COCO).
+        let is_reg = |w: i64| w == 32 || w == 44;
+        let (cls, reg) = if is_reg(with_n[0].1) != is_reg(with_n[1].1) {
+            if is_reg(with_n[0].1) {
+                (with_n[1], with_n[0])
+            } else {
+                (with_n[0], with_n[1])
+            }
+        } else if with_n[0].1 > with_n[1].1 {
+            (with_n[0], with_n[1])
+        } else {
+            (with_n[1], with_n[0])
+        };
+        if reg.1 % 4 != 0 || reg.1 < 8 {
+            return Err(format!(
+                "output {} has shape [1,{n},{}]: not a box distribution (4 sides × bins)",
+                reg.0, reg.1
+            ));
+        }
+        if *num_classes.get_or_insert(cls.1) != cls.1 || *reg_width.get_or_insert(reg.1) != reg.1 {
+            return Err(format!(
+                "outputs {shapes:?} disagree between strides on classes or bins"
+            ));
+        }
+        levels.push(LevelLayout {
+            stride,
+            grid_w: gw,
+            grid_h: gh,
+            cls_output: cls.0,
+            reg_output: reg.0,
+        });
+    }
+    Ok((
+        levels,
+        num_classes.unwrap_or(0) as usize,
+        (reg_width.unwrap_or(4) / 4 - 1) as usize,
+    ))
+}
+
 /// Copies of a model's raw outputs for one frame.
 #[derive(Debug, Clone)]
 pub struct RawOutputs {
     pub data: Vec<Vec<f32>>,
-    pub frame_size: (u32, u32),
+    pub map: InputMap,
 }
 
-fn decode_levels(
-    layout: &[LevelLayout],
+#[allow(clippy::too_many_arguments)]
+fn decode_outputs(
+    layout: &Layout,
     outputs: &[&[f32]],
     num_classes: usize,
-    reg_max: usize,
     settings: &DetectorSettings,
-    scale: (f32, f32),
+    classes: &ClassMap,
+    input: (usize, usize),
+    map: &InputMap,
     dets: &mut Vec<Detection>,
-) {
-    let levels: [nanodet::Level<'_>; 3] = std::array::from_fn(|i| {
-        let lv = &layout[i];
-        nanodet::Level {
-            stride: lv.stride,
-            grid_w: lv.grid_w,
-            grid_h: lv.grid_h,
-            cls: outputs[lv.cls_output],
-            reg: outputs[lv.reg_output],
-        }
-    });
+) -> Result<(), String> {
     dets.clear();
-    nanodet::decode(
-        &levels,
-        num_classes,
-        reg_max,
-        &settings.decode,
-        &settings.classes,
-        scale,
-        dets,
-    );
+    match layout {
+        Layout::Nanodet { levels, reg_max } => {
+            let lv: [nanodet::Level<'_>; 3] = std::array::from_fn(|i| {
+                let l = &levels[i];
+                nanodet::Level {
+                    stride: l.stride,
+                    grid_w: l.grid_w,
+                    grid_h: l.grid_h,
+                    cls: outputs[l.cls_output],
+                    reg: outputs[l.reg_output],
+                }
+            });
+            nanodet::decode(
+                &lv,
+                num_classes,
+                *reg_max,
+                &settings.decode,
+                classes,
+                (1.0, 1.0),
+                dets,
+            );
+            for d in dets.iter_mut() {
+                let (x1, y1) = map.to_frame(d.bbox.x1, d.bbox.y1);
+                let (x2, y2) = map.to_frame(d.bbox.x2, d.bbox.y2);
+                d.bbox = crate::types::BBox::new(x1, y1, x2, y2);
+            }
+        }
+        Layout::Single { output, shape } => match settings.family {
+            Family::Yolov8 => yolo::decode_yolov8(
+                outputs[*output],
+                shape,
+                &settings.decode,
+                classes,
+                map,
+                dets,
+            )?,
+            _ => yolo::decode_yolox(
+                outputs[*output],
+                shape,
+                input.0,
+                input.1,
+                settings.yolox_decoded,
+                &settings.decode,
+                classes,
+                map,
+                dets,
+            )?,
+        },
+    }
     nms::nms_in_place(
         dets,
         settings.decode.nms_iou,
         settings.decode.max_detections,
     );
+    Ok(())
 }
 
 fn first_line(s: &str) -> String {
