@@ -686,3 +686,187 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+pub struct BenchArgs {
+    pub config: PathBuf,
+    pub video: Option<PathBuf>,
+    /// Frames of the full pipeline to time (the clip loops if shorter).
+    pub frames: usize,
+    /// Bare-inference iterations.
+    pub iterations: usize,
+    pub json: bool,
+}
+
+/// p50 and p95 of a set of durations, in ms.
+fn percentiles(v: &mut [f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// `wardwatch bench`: bare inference and the full pipeline in one run, per-stage p50/p95,
+/// throughput and how many cameras this box carries at the configured detection rate.
+pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
+    let cfg = Config::load(&args.config)?;
+    let camera = &cfg.cameras[0];
+    let video = match &args.video {
+        Some(v) => v.clone(),
+        None if !camera.url.contains("://") && !camera.url.starts_with("/dev/") => {
+            PathBuf::from(&camera.url)
+        }
+        None => {
+            return Err(AppError::Usage(format!(
+                "camera {:?} is a stream; pass a VIDEO file to benchmark with",
+                camera.id
+            )));
+        }
+    };
+    let start = Timestamp::now();
+    let mut source = FileSource::open(&video, start, None)?;
+    let src_fps = source.fps();
+    let mut detector = Detector::load(cfg.detector.clone())?;
+    let mut pipeline = CameraPipeline::new(camera, cfg.tracker.clone());
+    let mut frame = Frame::default();
+
+    // Full pipeline: every frame of the clip (looping), each stage timed.
+    let (mut read, mut pre, mut inf, mut post, mut analytics, mut total) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let full_t0 = Instant::now();
+    let mut ts_offset = 0.0;
+    let mut last_ts = start;
+    while total.len() < args.frames {
+        let t0 = Instant::now();
+        if !source.read(&mut frame)? {
+            // Loop the clip, keeping time monotonic.
+            ts_offset += source.frames_read() as f64 / src_fps;
+            source = FileSource::open(
+                &video,
+                start + jiff::SignedDuration::from_secs_f64(ts_offset),
+                None,
+            )?;
+            continue;
+        }
+        let t1 = Instant::now();
+        let dets = detector.detect(&frame.image)?.to_vec();
+        let st = detector.last_times();
+        let t2 = Instant::now();
+        let size = (frame.image.cols() as u32, frame.image.rows() as u32);
+        let ts = frame.ts.max(last_ts);
+        last_ts = ts;
+        std::hint::black_box(pipeline.step(ts, size, &dets));
+        let t3 = Instant::now();
+        read.push(ms(t1 - t0));
+        pre.push(ms(st.preprocess));
+        inf.push(ms(st.inference));
+        post.push(ms(st.decode));
+        analytics.push(ms(t3 - t2));
+        total.push(ms(t3 - t0));
+    }
+    let full_s = full_t0.elapsed().as_secs_f64();
+
+    // Bare inference on the last prepared tensor.
+    let mut bare = Vec::with_capacity(args.iterations);
+    let bare_t0 = Instant::now();
+    for _ in 0..args.iterations {
+        bare.push(ms(detector.infer_only()?));
+    }
+    let bare_s = bare_t0.elapsed().as_secs_f64();
+
+    let e2e_fps = total.len() as f64 / full_s;
+    let bare_fps = bare.len() as f64 / bare_s;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    // A live camera is decoded at its own frame rate but analysed at detect_fps.
+    let per_camera_ms = mean(&read) * src_fps + (mean(&total) - mean(&read)) * camera.detect_fps;
+    let cameras = (1000.0 / per_camera_ms).floor().max(0.0);
+    let stages: Vec<(&str, (f64, f64))> = vec![
+        ("read+decode frame", percentiles(&mut read.clone())),
+        ("preprocess", percentiles(&mut pre.clone())),
+        ("inference", percentiles(&mut inf.clone())),
+        ("decode+NMS", percentiles(&mut post.clone())),
+        ("track+rules", percentiles(&mut analytics.clone())),
+        ("whole frame", percentiles(&mut total.clone())),
+        ("bare inference", percentiles(&mut bare.clone())),
+    ];
+    let outside_inference = mean(&pre) + mean(&post) + mean(&analytics);
+    if args.json {
+        let stage_json: serde_json::Map<String, serde_json::Value> = stages
+            .iter()
+            .map(|(n, (p50, p95))| {
+                (
+                    n.to_string(),
+                    serde_json::json!({ "p50_ms": round3(*p50), "p95_ms": round3(*p95) }),
+                )
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "schema": "wardwatch.bench/1",
+            "model": cfg.detector.model_path.display().to_string(),
+            "family": cfg.detector.family.name(),
+            "execution_provider": detector.provider(),
+            "onnxruntime": detector.runtime_version(),
+            "threads": cfg.detector.intra_threads,
+            "intra_op_spinning": cfg.detector.intra_spinning,
+            "video": video.display().to_string(),
+            "video_fps": src_fps,
+            "frames": total.len(),
+            "stages": stage_json,
+            "end_to_end_fps": round3(e2e_fps),
+            "bare_inference_fps": round3(bare_fps),
+            "end_to_end_over_bare": round3(e2e_fps / bare_fps),
+            "outside_inference_ms": round3(outside_inference),
+            "outside_inference_pct_of_inference": round3(100.0 * outside_inference / mean(&inf).max(1e-9)),
+            "detect_fps": camera.detect_fps,
+            "per_camera_ms_per_s": round3(per_camera_ms),
+            "cameras": cameras,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+    } else {
+        println!(
+            "wardwatch bench: {} ({}), provider {}, ONNX Runtime {}, {} thread(s), spinning {}",
+            cfg.detector.model_path.display(),
+            cfg.detector.family.name(),
+            detector.provider(),
+            detector.runtime_version(),
+            cfg.detector.intra_threads,
+            if cfg.detector.intra_spinning {
+                "on"
+            } else {
+                "off"
+            }
+        );
+        println!(
+            "video {} ({src_fps} fps), {} frames through the full pipeline, {} bare inferences",
+            video.display(),
+            total.len(),
+            bare.len()
+        );
+        println!();
+        println!("| stage | p50 ms | p95 ms |");
+        println!("|---|---:|---:|");
+        for (n, (p50, p95)) in &stages {
+            println!("| {n} | {p50:.2} | {p95:.2} |");
+        }
+        println!();
+        println!(
+            "end-to-end: {e2e_fps:.1} frames/s; bare inference: {bare_fps:.1} frames/s; ratio {:.2}",
+            e2e_fps / bare_fps
+        );
+        println!(
+            "outside inference (preprocess + decode + track/rules): {outside_inference:.2} ms = {:.1} % of inference",
+            100.0 * outside_inference / mean(&inf).max(1e-9)
+        );
+        println!(
+            "one camera at {src_fps} fps decoded, analysed at detect_fps {}: {per_camera_ms:.0} ms of work per second → this box carries about {cameras} camera(s)",
+            camera.detect_fps
+        );
+    }
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -56,6 +56,22 @@ enum Command {
         /// The video file (omit with --detections).
         video: Option<PathBuf>,
     },
+    /// Benchmark this box: bare inference and the full pipeline, per-stage p50/p95, cameras it can carry.
+    Bench {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Frames to push through the full pipeline (the clip loops if shorter).
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+        /// Bare-inference iterations.
+        #[arg(long, default_value_t = 100)]
+        iterations: usize,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Video to use (default: the first camera's file).
+        video: Option<PathBuf>,
+    },
     /// Validate a config file and print every problem; exit status 2 if there are any.
     CheckConfig { file: PathBuf },
 }
@@ -96,6 +112,19 @@ fn main() -> ExitCode {
             frame_size,
             export_mot,
             export_detections,
+        }),
+        Command::Bench {
+            config,
+            frames,
+            iterations,
+            json,
+            video,
+        } => wardwatch::app::bench(&wardwatch::app::BenchArgs {
+            config,
+            video,
+            frames: frames.max(1),
+            iterations: iterations.max(1),
+            json,
         }),
         Command::CheckConfig { file } => wardwatch::app::check_config(&file),
     };

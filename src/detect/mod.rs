@@ -368,7 +368,7 @@ fn runtime(
             .with_telemetry(false)
             .build()
             .map_err(|e| format!("{}: cannot create environment ({e})", wanted.display()))?;
-        let version = ort_version();
+        let version = ort_version(&wanted);
         Ok((env, version, wanted.clone()))
     });
     match res {
@@ -392,14 +392,22 @@ fn runtime(
     }
 }
 
-fn ort_version() -> String {
+/// ONNX Runtime's version, from the build info or else the library's file name
+/// (`libonnxruntime.so.1.32.0`).
+fn ort_version(lib: &Path) -> String {
     let info = ort::info();
-    // "ORT Build Info: git-branch=rel-1.32.0, ..." → "1.32.0"
-    info.split("rel-")
+    if let Some(v) = info
+        .split("rel-")
         .nth(1)
         .and_then(|s| s.split([',', ' ']).next())
-        .unwrap_or("unknown")
-        .to_string()
+    {
+        return v.to_string();
+    }
+    std::fs::canonicalize(lib)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .and_then(|n| n.split_once(".so.").map(|(_, v)| v.to_string()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Ultralytics writes `names` as a Python dict literal: `{0: 'person', 1: 'bicycle'}`.
