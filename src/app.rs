@@ -574,9 +574,15 @@ pub fn run(config: &Path) -> Result<(), AppError> {
         let pipeline = CameraPipeline::new(&cam, cfg.tracker.clone());
         let detector = detector.clone();
         let stop = stop.clone();
+        let ctx = CameraCtx {
+            cam: cam.clone(),
+            site: cfg.site.name.clone(),
+            tz: cfg.site.timezone.clone(),
+            publisher: delivery.publisher.clone(),
+        };
         let handle = std::thread::Builder::new()
             .name(format!("cam-{}", cam.id))
-            .spawn(move || camera_loop(cam, pipeline, dispatcher, detector, stop))
+            .spawn(move || camera_loop(ctx, pipeline, dispatcher, detector, stop))
             .map_err(|e| AppError::Usage(format!("cannot start a camera thread: {e}")))?;
         threads.push(handle);
     }
@@ -610,33 +616,83 @@ async fn wait_for_signal() {
     }
 }
 
+/// A camera health document (`wardwatch.camera/1`), see docs/events.md.
+pub fn health_doc(
+    site: &str,
+    camera: &str,
+    tz: &jiff::tz::TimeZone,
+    c: &crate::health::HealthChange,
+) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "wardwatch.camera/1",
+        "rule": "camera",
+        "site": site,
+        "camera": camera,
+        "status": c.status,
+        "reason": c.reason,
+        "time_utc": c.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "time_local": c.at.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+    })
+}
+
+struct CameraCtx {
+    cam: CameraConfig,
+    site: String,
+    tz: jiff::tz::TimeZone,
+    publisher: Publisher,
+}
+
+impl CameraCtx {
+    fn health(&self, change: Option<crate::health::HealthChange>) {
+        let Some(c) = change else { return };
+        let doc = health_doc(&self.site, &self.cam.id, &self.tz, &c);
+        println!(
+            "{} CAMERA {} {:?} {}",
+            c.at.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S"),
+            self.cam.id,
+            c.status,
+            c.reason
+        );
+        match c.status {
+            crate::health::Status::Online => {
+                tracing::info!(camera = %self.cam.id, reason = %c.reason, "camera online")
+            }
+            _ => {
+                tracing::warn!(camera = %self.cam.id, status = ?c.status, reason = %c.reason, "camera health")
+            }
+        }
+        if let Err(e) = self.publisher.health(&self.cam.id, &doc) {
+            tracing::error!(error = %e, "camera health could not be queued for MQTT");
+        }
+    }
+}
+
 /// One camera: read, sample, detect, analyse, dispatch; reconnect with backoff on failure.
 fn camera_loop(
-    cam: CameraConfig,
+    ctx: CameraCtx,
     mut pipeline: CameraPipeline,
     mut dispatcher: Dispatcher,
     detector: Arc<Mutex<Detector>>,
     stop: Arc<AtomicBool>,
 ) {
+    use crate::health::{FrameStats, HealthMonitor, HealthParams};
+    let cam = &ctx.cam;
     let mut source = LiveSource::new(&cam.url);
     let mut sampler = Sampler::new(cam.detect_fps);
     let mut frame = Frame::default();
     let mut backoff = Duration::from_secs(1);
-    let mut online = false;
+    let mut health = HealthMonitor::new(HealthParams::default());
+    let mut stats = FrameStats::new();
     let mut dets_buf = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         if !source.is_open() {
             match source.open() {
                 Ok(()) => {
-                    tracing::info!(camera = %cam.id, "camera online");
-                    online = true;
+                    ctx.health(health.connected(Timestamp::now(), source.nominal_fps()));
                     backoff = Duration::from_secs(1);
                 }
                 Err(e) => {
-                    if online || backoff == Duration::from_secs(1) {
-                        tracing::warn!(camera = %cam.id, error = %e, "camera offline; retrying with backoff");
-                    }
-                    online = false;
+                    ctx.health(health.disconnected(Timestamp::now(), &e.to_string()));
                     sleep_unless_stopped(backoff, &stop);
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     continue;
@@ -645,14 +701,20 @@ fn camera_loop(
         }
         match source.read(&mut frame) {
             Ok(true) => {}
-            Ok(false) | Err(_) => {
-                tracing::warn!(camera = %cam.id, "stream ended or stalled; reconnecting");
-                online = false;
+            Ok(false) => {
+                ctx.health(health.disconnected(Timestamp::now(), "stream ended or stalled"));
+                continue;
+            }
+            Err(e) => {
+                ctx.health(health.disconnected(Timestamp::now(), &e.to_string()));
                 continue;
             }
         }
         if !sampler.take(frame.ts) {
             continue;
+        }
+        if let Ok((luma, diff)) = stats.measure(&frame.image) {
+            ctx.health(health.frame(frame.ts, luma, diff));
         }
         {
             let mut det = detector.lock().unwrap_or_else(|p| p.into_inner());

@@ -19,6 +19,7 @@ use crate::detect::{
     ClassMap, DecodeParams, DetectorSettings, ExecutionProvider, Fallback, Family, Resize,
 };
 use crate::rules::gathering::GatheringParams;
+use crate::rules::weaving::WeavingParams;
 use crate::schedule::Schedule;
 use crate::track::TrackerConfig;
 use crate::types::ObjectClass;
@@ -84,6 +85,7 @@ pub struct ZoneConfig {
     /// The schedule as written, for logs and events.
     pub schedule_text: Vec<String>,
     pub gathering: Option<GatheringParams>,
+    pub weaving: Option<WeavingParams>,
 }
 
 // ---------------------------------------------------------------- errors
@@ -143,6 +145,9 @@ struct RawConfig {
     /// Site-wide defaults for the gathering rule; zones override field by field.
     #[serde(default)]
     gathering: RawGathering,
+    /// Site-wide defaults for the weaving rule; zones override field by field.
+    #[serde(default)]
+    weaving: RawWeaving,
     #[serde(default, rename = "camera")]
     cameras: Vec<RawCamera>,
 }
@@ -235,6 +240,21 @@ struct RawGathering {
     cooldown: Option<Seconds>,
 }
 
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeaving {
+    window: Option<Seconds>,
+    min_speed: Option<f64>,
+    min_swing: Option<f64>,
+    min_reversals: Option<i64>,
+    racing_min_vehicles: Option<i64>,
+    min_duration: Option<Seconds>,
+    grace: Option<Seconds>,
+    update_every: Option<Seconds>,
+    clear_after: Option<Seconds>,
+    cooldown: Option<Seconds>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCamera {
@@ -267,6 +287,8 @@ struct RawZone {
     timezone: Option<String>,
     #[serde(default)]
     gathering: RawGathering,
+    #[serde(default)]
+    weaving: RawWeaving,
 }
 
 /// `schedule = "22:00-05:00"` or `schedule = ["fri,sat 21:00-06:00", "mon-thu 22:00-05:00"]`.
@@ -544,6 +566,7 @@ impl Validator<'_> {
             &RawGathering::default(),
             &raw.gathering,
         );
+        self.weaving(&[Seg::Key("weaving")], &RawWeaving::default(), &raw.weaving);
         let mut cameras = Vec::new();
         let mut ids = HashSet::new();
         if raw.cameras.is_empty() {
@@ -584,7 +607,7 @@ impl Validator<'_> {
                 );
             }
             let tz_site = site.as_ref().map(|s| s.timezone.clone());
-            let zones = self.zones(ci, cam, tz_site, &raw.gathering);
+            let zones = self.zones(ci, cam, tz_site, &raw.gathering, &raw.weaving);
             let url = if cam.url.contains("://") || cam.url.starts_with("/dev/") {
                 cam.url.clone()
             } else {
@@ -1073,12 +1096,105 @@ impl Validator<'_> {
         (self.issues.len() == before).then_some(params)
     }
 
+    /// Merge zone over site defaults over built-in defaults, then check ranges.
+    fn weaving(
+        &mut self,
+        path: &[Seg],
+        site: &RawWeaving,
+        zone: &RawWeaving,
+    ) -> Option<WeavingParams> {
+        let d = WeavingParams::default();
+        let before = self.issues.len();
+        let p = |f: &'static str| {
+            let mut v = path.to_vec();
+            v.push(Seg::Key(f));
+            v
+        };
+        let min_speed = zone
+            .min_speed
+            .or(site.min_speed)
+            .unwrap_or(d.min_speed as f64);
+        if !(min_speed.is_finite() && min_speed > 0.0) {
+            self.issue(&p("min_speed"), format!("{min_speed} is out of range: use a positive value (box widths per second, or m/s with calibration; default {})", d.min_speed));
+        }
+        let min_swing = zone
+            .min_swing
+            .or(site.min_swing)
+            .unwrap_or(d.min_swing as f64);
+        if !(min_swing.is_finite() && min_swing > 0.0) {
+            self.issue(&p("min_swing"), format!("{min_swing} is out of range: use a positive value (box widths, or metres with calibration; default {})", d.min_swing));
+        }
+        let reversals = zone
+            .min_reversals
+            .or(site.min_reversals)
+            .unwrap_or(d.min_reversals as i64);
+        if !(2..=50).contains(&reversals) {
+            self.issue(&p("min_reversals"), format!("{reversals} is out of range: use 2 to 50 (default {}); 1 would count a single swerve", d.min_reversals));
+        }
+        let racing = zone
+            .racing_min_vehicles
+            .or(site.racing_min_vehicles)
+            .unwrap_or(d.racing_min_vehicles as i64);
+        if !(2..=100).contains(&racing) {
+            self.issue(
+                &p("racing_min_vehicles"),
+                format!(
+                    "{racing} is out of range: use 2 to 100 (default {})",
+                    d.racing_min_vehicles
+                ),
+            );
+        }
+        let mut dur =
+            |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64, min: f64| {
+                let x = z.or(s).map(|s| s.0).unwrap_or(def);
+                if !(x.is_finite() && (min..=86400.0).contains(&x)) {
+                    self.issue(
+                        &p(f),
+                        format!("{x} s is out of range: use {min} s to 24 h (default {def} s)"),
+                    );
+                }
+                x
+            };
+        let params = WeavingParams {
+            window_s: dur("window", zone.window, site.window, d.window_s, 1.0),
+            min_speed: min_speed as f32,
+            min_swing: min_swing as f32,
+            min_reversals: reversals.clamp(0, 50) as u32,
+            racing_min_vehicles: racing.clamp(0, 100) as usize,
+            min_duration_s: dur(
+                "min_duration",
+                zone.min_duration,
+                site.min_duration,
+                d.min_duration_s,
+                0.0,
+            ),
+            grace_s: dur("grace", zone.grace, site.grace, d.grace_s, 0.0),
+            update_every_s: dur(
+                "update_every",
+                zone.update_every,
+                site.update_every,
+                d.update_every_s,
+                0.0,
+            ),
+            clear_after_s: dur(
+                "clear_after",
+                zone.clear_after,
+                site.clear_after,
+                d.clear_after_s,
+                0.0,
+            ),
+            cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s, 0.0),
+        };
+        (self.issues.len() == before).then_some(params)
+    }
+
     fn zones(
         &mut self,
         ci: usize,
         cam: &RawCamera,
         site_tz: Option<jiff::tz::TimeZone>,
         site_g: &RawGathering,
+        site_w: &RawWeaving,
     ) -> Vec<ZoneConfig> {
         let mut out = Vec::new();
         let mut ids = HashSet::new();
@@ -1132,10 +1248,10 @@ impl Validator<'_> {
                 None
             };
             for r in &z.rules {
-                if r != "gathering" {
+                if r != "gathering" && r != "weaving" {
                     self.issue(
                         &zp("rules"),
-                        format!("unknown rule {r:?}: use \"gathering\""),
+                        format!("unknown rule {r:?}: use \"gathering\" or \"weaving\""),
                     );
                 }
             }
@@ -1166,6 +1282,12 @@ impl Validator<'_> {
             } else {
                 None
             };
+            let wpath = zp("weaving");
+            let weaving = if z.rules.iter().any(|r| r == "weaving") {
+                self.weaving(&wpath, site_w, &z.weaving)
+            } else {
+                None
+            };
             if self.issues.len() == before
                 && let (Some(polygon), Some(schedule)) = (polygon, schedule)
             {
@@ -1175,6 +1297,7 @@ impl Validator<'_> {
                     schedule,
                     schedule_text,
                     gathering,
+                    weaving,
                 });
             }
         }

@@ -17,6 +17,11 @@
 //!   grace); a real join is published about 5 s after it happens.
 //! - **Update, periodic**: on an active frame `update_every_s` after the last published
 //!   event of the incident (start or update). `update_every_s <= 0` disables it.
+//! - **Update, flag raised** (opt-in, see [`Debouncer::with_update_on_flag`]): on an active
+//!   frame whose measure `name` is `true` while it was not `true` in the incident's last
+//!   published event; the update reason is the flag's name (e.g. `racing` for weaving).
+//!   Checked before the other update reasons. A flag dropping back to false publishes
+//!   nothing by itself, so a flickering flag publishes at most once per published event.
 //! - **End, cleared**: on the first frame at which the condition has been false for
 //!   `clear_after_s` (measured from the last active frame). A candidate missing from the
 //!   observations counts as false. `at` is the time of that frame.
@@ -97,7 +102,8 @@ pub struct IncidentEvent {
     pub measures: Measures,
     /// On `end`: `cleared`, `schedule_closed`, `shutdown` (or what `finish` was given).
     pub reason: Option<String>,
-    /// On `update`: `count_changed` or `periodic`.
+    /// On `update`: `count_changed`, `periodic`, or the name of a raised flag (see
+    /// [`Debouncer::with_update_on_flag`]; `racing` for weaving).
     pub update_reason: Option<String>,
 }
 
@@ -188,6 +194,8 @@ struct Incident {
     last_emit: Timestamp,
     /// A head-count different from the published one, and since when it has been seen.
     pending: Option<(usize, Timestamp)>,
+    /// Measures of the last published start/update.
+    published_measures: Measures,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -205,6 +213,8 @@ pub struct Debouncer {
     candidates: BTreeMap<u64, Candidate>,
     next_incident: u64,
     last_end: Option<Timestamp>,
+    /// Boolean measures whose rise publishes an update (see [`Debouncer::with_update_on_flag`]).
+    flags: Vec<String>,
 }
 
 impl Debouncer {
@@ -216,6 +226,7 @@ impl Debouncer {
             candidates: BTreeMap::new(),
             next_incident: 1,
             last_end: None,
+            flags: Vec::new(),
         }
     }
 
@@ -224,6 +235,14 @@ impl Debouncer {
     /// the start time in milliseconds).
     pub fn with_first_incident(mut self, first: u64) -> Self {
         self.next_incident = first;
+        self
+    }
+
+    /// Publishes an `update` with update reason `name` when the boolean measure `name`
+    /// becomes `true` in an open incident (it was not `true` in the last published event).
+    /// Can be called for several flags; none by default.
+    pub fn with_update_on_flag(mut self, name: &str) -> Self {
+        self.flags.push(name.to_string());
         self
     }
 
@@ -302,7 +321,7 @@ impl Debouncer {
             };
             match cand.incident.as_mut() {
                 Some(inc) => {
-                    if let Some(r) = update_reason(inc, o.people, ts, &p) {
+                    if let Some(r) = update_reason(inc, o, ts, &p, &self.flags) {
                         updates.push(event(
                             self.rule,
                             &self.zone,
@@ -326,6 +345,7 @@ impl Debouncer {
                             published_people: 0,
                             last_emit: ts,
                             pending: None,
+                            published_measures: Measures::new(),
                         };
                         self.next_incident += 1;
                         starts.push(event(
@@ -382,13 +402,22 @@ impl Debouncer {
     }
 }
 
-/// Whether an active frame with `people` publishes an update, and why.
-fn update_reason(
+/// Whether the active observation `o` publishes an update, and why.
+fn update_reason<'a>(
     inc: &mut Incident,
-    people: usize,
+    o: &Observation,
     ts: Timestamp,
     p: &DebounceParams,
-) -> Option<&'static str> {
+    flags: &'a [String],
+) -> Option<&'a str> {
+    let raised = |m: &Measures, f: &str| m.get(f) == Some(&serde_json::Value::Bool(true));
+    if let Some(f) = flags
+        .iter()
+        .find(|f| raised(&o.measures, f) && !raised(&inc.published_measures, f))
+    {
+        return Some(f);
+    }
+    let people = o.people;
     if people == inc.published_people {
         inc.pending = None;
     } else {
@@ -435,6 +464,7 @@ fn event(
         inc.published_people = people;
         inc.pending = None;
         inc.last_emit = ts;
+        inc.published_measures = measures.clone();
     }
     let seq = inc.next_seq;
     inc.next_seq += 1;
@@ -742,6 +772,76 @@ mod tests {
                 (Phase::Start, 220.0, None, at(110.0)),
             ]
         );
+    }
+
+    fn flagged(key: u64, active: bool, racing: bool) -> Observation {
+        let mut o = ob(key, active, 1);
+        o.measures.insert("racing".into(), racing.into());
+        o
+    }
+
+    fn fast() -> DebounceParams {
+        DebounceParams {
+            min_duration_s: 0.0,
+            grace_s: 1.0,
+            update_every_s: 10.0,
+            clear_after_s: 3.0,
+            cooldown_s: 0.0,
+        }
+    }
+
+    #[test]
+    fn flag_rise_publishes_one_update() {
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_flag("racing");
+        // Racing from 2 s, flickering off 2.4-2.8 s: one update; the periodic one at 12 s
+        // carries racing = false (off from 11 s), so the rise at 13 s publishes again.
+        let ev = run(&mut d, 0.0, 15.0, |t| {
+            let racing = (2.0..2.4).contains(&t) || (2.8..11.0).contains(&t) || t >= 13.0;
+            vec![flagged(1, true, racing)]
+        });
+        assert_eq!(
+            ev,
+            vec![
+                (Phase::Start, 0.0, 1, None),
+                (Phase::Update, 2.0, 1, s("racing")),
+                (Phase::Update, 12.0, 1, s("periodic")),
+                (Phase::Update, 13.0, 1, s("racing")),
+            ]
+        );
+        // Started while racing: nothing more to publish.
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_flag("racing");
+        let ev = run(&mut d, 0.0, 5.0, |_| vec![flagged(1, true, true)]);
+        assert_eq!(ev, vec![(Phase::Start, 0.0, 1, None)]);
+    }
+
+    #[test]
+    fn flags_are_opt_in_and_per_incident() {
+        // Without with_update_on_flag a flag is just data.
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast());
+        let ev = run(&mut d, 0.0, 5.0, |t| vec![flagged(1, true, t >= 2.0)]);
+        assert_eq!(ev, vec![(Phase::Start, 0.0, 1, None)]);
+        // Two concurrent incidents (one per key), each with its own published state.
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_flag("racing");
+        let mut all = Vec::new();
+        for k in 0..25 {
+            let t = k as f64 / 5.0;
+            let mut o = vec![flagged(1, true, t >= 2.0)];
+            if t >= 2.0 {
+                o.push(flagged(2, true, true));
+            }
+            for e in d.step(at(t), true, &o) {
+                all.push((e.incident, e.phase, t, e.update_reason.clone()));
+            }
+        }
+        assert_eq!(
+            all,
+            vec![
+                (1, Phase::Start, 0.0, None),
+                (1, Phase::Update, 2.0, s("racing")),
+                (2, Phase::Start, 2.0, None),
+            ]
+        );
+        assert_eq!(d.active_count(), 2);
     }
 
     #[test]

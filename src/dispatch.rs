@@ -60,14 +60,20 @@ impl Dispatcher {
                     .to_zoned(self.builder.tz.clone())
                     .strftime("%Y-%m-%d %H:%M:%S %Z")
                     .to_string();
+                let weaving = inc.rule == crate::rules::RuleKind::Weaving;
+                let racing = inc.measures.get("racing").and_then(|v| v.as_bool()) == Some(true);
+                let what = match (weaving, racing) {
+                    (false, _) => format!("{} people", inc.people),
+                    (true, false) => "vehicle weaving".to_string(),
+                    (true, true) => "vehicle weaving, RACING".to_string(),
+                };
                 let title = format!(
-                    "{} {} {} people",
+                    "{} {} {what}",
                     inc.rule.as_str().to_uppercase(),
                     match inc.phase {
                         Phase::Start => "START",
                         _ => "UPDATE",
                     },
-                    inc.people
                 );
                 let ann = Annotation {
                     camera: &self.builder.camera,
@@ -76,6 +82,7 @@ impl Dispatcher {
                     tracks: pipeline.tracks(),
                     members: &inc.track_ids,
                     outline: &inc.hull,
+                    closed: !weaving,
                     title: &title,
                     local_time: &local,
                 };

@@ -45,7 +45,7 @@ pub struct Event {
     /// Rule measurements (spread, speed, …), see docs/events.md.
     pub measures: serde_json::Map<String, serde_json::Value>,
     /// On `end`: why (`cleared`, `schedule_closed`, `end_of_stream`, `shutdown`).
-    /// On `update`: `count_changed` or `periodic`.
+    /// On `update`: `count_changed`, `periodic` or `racing`.
     pub reason: Option<String>,
     pub snapshot: Option<Snapshot>,
 }
@@ -127,13 +127,27 @@ impl Event {
             Phase::Update => "UPDATE",
             Phase::End => "END   ",
         };
+        let what = if self.rule == "weaving" {
+            let m = |k: &str| self.measures.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            let racing = self.measures.get("racing").and_then(|v| v.as_bool()) == Some(true);
+            format!(
+                "vehicle weaving, {:.0} reversals, peak swing {:.0} px{}",
+                m("reversals").max(m("max_reversals")),
+                m("peak_swing_px").max(m("max_swing_px")),
+                if racing {
+                    format!(", RACING with {:.0} vehicles", m("weaving_vehicles"))
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            format!("{} people (peak {})", self.people, self.peak_people)
+        };
         let mut s = format!(
-            "{local} {phase} {rule} {cam}/{zone}: {people} people (peak {peak}) since {since} ({dur:.0} s)",
+            "{local} {phase} {rule} {cam}/{zone}: {what} since {since} ({dur:.0} s)",
             rule = self.rule,
             cam = self.camera,
             zone = self.zone,
-            people = self.people,
-            peak = self.peak_people,
             dur = self.duration_s,
         );
         if let Some(r) = &self.reason {

@@ -37,6 +37,8 @@ pub struct Annotation<'a> {
     pub members: &'a [u64],
     /// Group hull or vehicle path, pixels.
     pub outline: &'a [(f32, f32)],
+    /// Close the outline (a group hull) or leave it open (a vehicle's path).
+    pub closed: bool,
     /// Header line, e.g. "GATHERING START 4 people".
     pub title: &'a str,
     /// Site-local time text.
@@ -242,7 +244,7 @@ pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
             .map(|&(x, y)| Point::new(x.round() as i32, y.round() as i32))
             .collect();
         let all: Vector<Vector<Point>> = Vector::from_iter([pts]);
-        imgproc::polylines(img, &all, true, red, 2, imgproc::LINE_AA, 0)?;
+        imgproc::polylines(img, &all, ann.closed, red, 2, imgproc::LINE_AA, 0)?;
     }
 
     // Header bar.

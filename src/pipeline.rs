@@ -7,6 +7,7 @@ use crate::config::{CameraConfig, ZoneConfig};
 use crate::debounce::{Debouncer, IncidentEvent};
 use crate::rules::RuleKind;
 use crate::rules::gathering::GatheringRule;
+use crate::rules::weaving::WeavingRule;
 use crate::track::{Tracker, TrackerConfig};
 use crate::types::{Detection, ObjectClass, Track};
 
@@ -20,8 +21,11 @@ pub struct Alert {
 struct ZoneRuntime {
     cfg: ZoneConfig,
     gathering: Option<(GatheringRule, Debouncer)>,
+    weaving: Option<(WeavingRule, Debouncer)>,
     /// Confirmed persons whose foot point is inside the zone (reused buffer).
     members: Vec<Track>,
+    /// Confirmed vehicles whose foot point is inside the zone (reused buffer).
+    vehicles: Vec<Track>,
 }
 
 pub struct CameraPipeline {
@@ -44,7 +48,9 @@ impl CameraPipeline {
                         Debouncer::new(&z.id, RuleKind::Gathering, p.debounce()),
                     )
                 }),
+                weaving: z.weaving.map(|p| (WeavingRule::new(p), p.debouncer(&z.id))),
                 members: Vec::new(),
+                vehicles: Vec::new(),
             })
             .collect();
         Self {
@@ -71,23 +77,36 @@ impl CameraPipeline {
         let mut alerts = Vec::new();
         for (zi, zone) in self.zones.iter_mut().enumerate() {
             zone.members.clear();
-            zone.members.extend(
-                tracks
-                    .iter()
-                    .filter(|t| t.confirmed && t.class == ObjectClass::Person)
-                    .filter(|t| {
-                        zone.cfg.polygon.contains_px(
-                            t.bbox.bottom_center(),
-                            frame_size.0,
-                            frame_size.1,
-                        )
-                    })
-                    .cloned(),
-            );
+            zone.vehicles.clear();
+            for t in tracks.iter().filter(|t| t.confirmed) {
+                if zone
+                    .cfg
+                    .polygon
+                    .contains_px(t.bbox.bottom_center(), frame_size.0, frame_size.1)
+                {
+                    match t.class {
+                        ObjectClass::Person => zone.members.push(t.clone()),
+                        ObjectClass::Vehicle => zone.vehicles.push(t.clone()),
+                    }
+                }
+            }
             let open = zone.cfg.schedule.is_active(ts);
             if let Some((rule, debouncer)) = &mut zone.gathering {
                 let obs = if open {
                     rule.observe(ts, &zone.members, None)
+                } else {
+                    Vec::new()
+                };
+                for incident in debouncer.step(ts, open, &obs) {
+                    alerts.push(Alert {
+                        zone_index: zi,
+                        incident,
+                    });
+                }
+            }
+            if let Some((rule, debouncer)) = &mut zone.weaving {
+                let obs = if open {
+                    rule.observe(ts, &zone.vehicles, None)
                 } else {
                     Vec::new()
                 };
@@ -138,8 +157,10 @@ impl CameraPipeline {
     pub fn active_incidents(&self) -> usize {
         self.zones
             .iter()
-            .filter_map(|z| z.gathering.as_ref())
-            .map(|(_, d)| d.active_count())
+            .map(|z| {
+                z.gathering.as_ref().map_or(0, |(_, d)| d.active_count())
+                    + z.weaving.as_ref().map_or(0, |(_, d)| d.active_count())
+            })
             .sum()
     }
 

@@ -237,6 +237,12 @@ impl LiveSource {
         self.cap.is_some()
     }
 
+    /// The frame rate the stream reports, if it reports a usable one.
+    pub fn nominal_fps(&self) -> Option<f64> {
+        let f = self.cap.as_ref()?.get(videoio::CAP_PROP_FPS).ok()?;
+        (f.is_finite() && f > 0.5 && f < 1000.0).then_some(f)
+    }
+
     /// (Re)open the stream. Network streams get 10 s open and read timeouts.
     pub fn open(&mut self) -> Result<(), SourceError> {
         self.cap = None;

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod gathering;
+pub mod weaving;
 
 /// The rule's measurements, free-form (`spread_px`, `speed`...), copied into events.
 pub type Measures = serde_json::Map<String, serde_json::Value>;

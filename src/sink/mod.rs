@@ -53,6 +53,21 @@ impl Publisher {
             .map(|_| ())
     }
 
+    pub fn health_topic(&self, camera: &str) -> String {
+        format!("{}/{}/{}/health", self.prefix, self.site, camera)
+    }
+
+    /// Queue a camera health change: on the events topic (never dropped) and retained on
+    /// `…/health` (droppable: a newer one supersedes it).
+    pub fn health(&self, camera: &str, doc: &serde_json::Value) -> Result<(), OutboxError> {
+        let payload = serde_json::to_vec(doc).expect("health serialises");
+        self.outbox
+            .enqueue(&self.events_topic(camera), &payload, false, false)?;
+        self.outbox
+            .enqueue(&self.health_topic(camera), &payload, true, true)
+            .map(|_| ())
+    }
+
     /// Queue the latest alert snapshot, retained (droppable).
     pub fn snapshot(&self, camera: &str, jpeg: &[u8]) -> Result<(), OutboxError> {
         self.outbox
