@@ -1,0 +1,167 @@
+//! `wardwatch run`, the appliance, for real: one camera that cannot be reached and one that
+//! plays vtest.avi in real time. The unreachable camera is reported `offline` over MQTT,
+//! the other keeps running and raises its gathering; SIGTERM stops everything cleanly.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::broker::Broker;
+
+#[test]
+fn unreachable_camera_goes_offline_while_the_other_keeps_alerting() {
+    support::require_runtime();
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dead_port = support::broker::free_port(); // nothing listens there
+    let cfg = dir.path().join("ward.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[site]
+name = "ward7"
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+outbox_dir = "outbox"
+[model]
+path = "{repo}/models/nanodet-m-416.onnx"
+[evidence]
+dir = "snaps"
+
+[[camera]]
+id = "gate"
+url = "rtsp://127.0.0.1:{dead_port}/stream1"
+
+[[camera]]
+id = "road"
+url = "{repo}/data/vtest.avi"
+  [[camera.zone]]
+  id = "road"
+  polygon = [[0.0, 0.25], [0.80, 0.17], [1.0, 0.17], [1.0, 0.80], [0.0, 0.55]]
+  rules = ["gathering"]
+  schedule = "always"
+  [camera.zone.gathering]
+  min_people = 2
+  min_duration = "5s"
+  clear_after = "5s"
+"#,
+            port = broker.port,
+            repo = support::repo().display()
+        ),
+    )
+    .unwrap();
+    support::vtest();
+
+    let sub_out = dir.path().join("sub.txt");
+    let mut sub = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-q",
+            "1",
+            "-v",
+            "-t",
+            "wardwatch/ward7/+/events",
+        ])
+        .stdout(std::fs::File::create(&sub_out).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut app = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut offline, mut online, mut gathering) = (false, false, false);
+    while Instant::now() < deadline && !(offline && online && gathering) {
+        std::thread::sleep(Duration::from_millis(250));
+        let text = std::fs::read_to_string(&sub_out).unwrap_or_default();
+        for line in text.lines() {
+            let (topic, payload) = line.split_once(' ').unwrap();
+            let v: serde_json::Value = serde_json::from_str(payload).unwrap();
+            match (
+                topic,
+                v["rule"].as_str(),
+                v["status"].as_str(),
+                v["phase"].as_str(),
+            ) {
+                ("wardwatch/ward7/gate/events", Some("camera"), Some("offline"), _) => {
+                    assert_eq!(v["schema"], "wardwatch.camera/1");
+                    assert!(!v["reason"].as_str().unwrap().is_empty());
+                    offline = true;
+                }
+                ("wardwatch/ward7/road/events", Some("camera"), Some("online"), _) => online = true,
+                ("wardwatch/ward7/road/events", Some("gathering"), _, Some("start")) => {
+                    gathering = true
+                }
+                _ => {}
+            }
+        }
+    }
+    // Stop the appliance like systemd would.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(app.id().to_string())
+        .status();
+    let status = app.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(app.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let _ = sub.kill();
+    let _ = sub.wait();
+    assert!(
+        offline,
+        "the unreachable camera was reported offline\n{stderr}"
+    );
+    assert!(online, "the file camera came online\n{stderr}");
+    assert!(
+        gathering,
+        "the file camera kept running and raised a gathering\n{stderr}"
+    );
+    assert!(
+        status.success(),
+        "clean exit on SIGTERM: {status:?}\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let st = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-t",
+            "wardwatch/ward7/status",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&st.stdout).trim(), "offline");
+    let health = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-t",
+            "wardwatch/ward7/gate/health",
+        ])
+        .output()
+        .unwrap();
+    let h: serde_json::Value = serde_json::from_slice(&health.stdout).expect("retained health");
+    assert_eq!(h["status"], "offline");
+}
