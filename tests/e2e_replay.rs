@@ -165,6 +165,7 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
     // Field-level checks.
     let mut starts = 0;
     for e in &received {
+        support::validate_against_schema(e);
         assert_eq!(e["schema"], "wardwatch.event/1");
         assert_eq!(e["rule"], "gathering");
         assert_eq!(e["site"], "demo");

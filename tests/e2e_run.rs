@@ -87,6 +87,7 @@ url = "{repo}/data/vtest.avi"
         for line in text.lines() {
             let (topic, payload) = line.split_once(' ').unwrap();
             let v: serde_json::Value = serde_json::from_str(payload).unwrap();
+            support::validate_against_schema(&v);
             match (
                 topic,
                 v["rule"].as_str(),

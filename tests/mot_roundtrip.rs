@@ -74,6 +74,9 @@ fn detections_round_trip_reproduces_tracks_and_events() {
         dir.path(),
     );
 
+    for line in out1.lines().chain(out2.lines()) {
+        support::validate_against_schema(&serde_json::from_str(line).unwrap());
+    }
     let e1 = events(&out1);
     assert!(e1.len() >= 2, "the demo replay produces events");
     assert_eq!(

@@ -7,6 +7,8 @@
 //! (the speed needs 1 s of history), so it starts at 61.0 s; a group last seen (active) at
 //! T ends at T + 30 s.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::f32::consts::PI;
 
@@ -285,6 +287,16 @@ impl Scenario {
 /// Per incident: seq 0, 1, 2...; exactly one start, first; at most one end, last;
 /// started_at ≤ at; incidents numbered in order of their starts.
 fn check_invariants(events: &[IncidentEvent]) {
+    // Every event, as published, matches schemas/event.schema.json.
+    let builder = wardwatch::event::EventBuilder {
+        site: "ward-7".into(),
+        camera: "cam-01".into(),
+        tz: jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap(),
+    };
+    for e in events {
+        let published = serde_json::to_value(builder.build(e, None)).unwrap();
+        support::validate_against_schema(&published);
+    }
     let mut by_incident: BTreeMap<u64, Vec<&IncidentEvent>> = BTreeMap::new();
     let mut start_order = Vec::new();
     for e in events {

@@ -7,6 +7,8 @@
 //! 3 reversals, clear_after 3 s) an incident starts on the frame on which the window first
 //! holds three confirmed reversals, and ends 3 s after the last frame that still did.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
@@ -311,6 +313,16 @@ impl Scenario {
 /// last; started_at ≤ at; incidents numbered in order of their starts; the measures the
 /// evidence and the event schema rely on are there and scalar.
 fn check_invariants(events: &[IncidentEvent]) {
+    // Every event, as published, matches schemas/event.schema.json.
+    let builder = wardwatch::event::EventBuilder {
+        site: "ward-7".into(),
+        camera: "cam-01".into(),
+        tz: jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap(),
+    };
+    for e in events {
+        let published = serde_json::to_value(builder.build(e, None)).unwrap();
+        support::validate_against_schema(&published);
+    }
     let mut by_incident: BTreeMap<u64, Vec<&IncidentEvent>> = BTreeMap::new();
     let mut start_order = Vec::new();
     for e in events {

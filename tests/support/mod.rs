@@ -29,3 +29,22 @@ pub fn require_runtime() {
         ),
     }
 }
+
+/// Validate a published document against the committed JSON Schema for its kind
+/// (schemas/event.schema.json or schemas/camera.schema.json); panics with every error.
+pub fn validate_against_schema(doc: &serde_json::Value) {
+    use std::sync::OnceLock;
+    static EVENT: OnceLock<jsonschema::Validator> = OnceLock::new();
+    static CAMERA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let load = |name: &str| {
+        let text = std::fs::read_to_string(repo().join("schemas").join(name)).unwrap();
+        jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
+    };
+    let v = if doc["schema"] == "wardwatch.camera/1" {
+        CAMERA.get_or_init(|| load("camera.schema.json"))
+    } else {
+        EVENT.get_or_init(|| load("event.schema.json"))
+    };
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "document does not match its schema:\n{}\n{doc}", errors.join("\n"));
+}
