@@ -932,3 +932,153 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// `wardwatch zones`: draw a camera's zones on a real frame from it, so the integrator
+/// sees what the polygons cover before anything is deployed.
+pub fn draw_zones(
+    config: &Path,
+    camera: Option<&str>,
+    source: Option<&Path>,
+    out: &Path,
+) -> Result<(), AppError> {
+    use opencv::core::{Point, Scalar, Vector};
+    use opencv::{imgcodecs, imgproc};
+    let cfg = Config::load(config)?;
+    let cam = match camera {
+        Some(id) => cfg.camera(id).ok_or_else(|| {
+            AppError::Usage(format!(
+                "--camera {id:?}: no such camera in {}",
+                config.display()
+            ))
+        })?,
+        None => &cfg.cameras[0],
+    };
+    let mut frame = Frame::default();
+    let url = source
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| cam.url.clone());
+    let mut live = LiveSource::new(&url);
+    live.open()?;
+    // Skip a few frames: some cameras send grey or partial frames first.
+    let mut got = false;
+    for _ in 0..5 {
+        if live.read(&mut frame)? {
+            got = true;
+        }
+    }
+    if !got {
+        return Err(AppError::Source(SourceError::Read {
+            path: crate::source::redact(&url),
+            frame: 0,
+            reason: "no frame could be read".into(),
+        }));
+    }
+    let img = &mut frame.image;
+    let (w, h) = (img.cols() as u32, img.rows() as u32);
+    let colors = [
+        Scalar::new(0.0, 220.0, 255.0, 0.0),
+        Scalar::new(255.0, 120.0, 0.0, 0.0),
+        Scalar::new(80.0, 200.0, 80.0, 0.0),
+        Scalar::new(200.0, 80.0, 255.0, 0.0),
+    ];
+    let draw = |img: &mut opencv::core::Mat| -> opencv::Result<()> {
+        for (i, z) in cam.zones.iter().enumerate() {
+            let color = colors[i % colors.len()];
+            let pts: Vector<Point> = z
+                .polygon
+                .to_pixels(w, h)
+                .into_iter()
+                .map(|(x, y)| Point::new(x, y))
+                .collect();
+            let first = pts.get(0)?;
+            imgproc::polylines(
+                img,
+                &Vector::<Vector<Point>>::from_iter([pts]),
+                true,
+                color,
+                2,
+                imgproc::LINE_AA,
+                0,
+            )?;
+            let rules: Vec<&str> = [
+                z.gathering.is_some().then_some("gathering"),
+                z.weaving.is_some().then_some("weaving"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let label = format!(
+                "{} [{}] {}",
+                z.id,
+                rules.join(","),
+                z.schedule_text.join(" | ")
+            );
+            let org = Point::new(
+                first.x.clamp(4, w as i32 - 200),
+                (first.y - 6).clamp(14, h as i32 - 4),
+            );
+            imgproc::put_text(
+                img,
+                &label,
+                org,
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                0.5,
+                Scalar::all(0.0),
+                3,
+                imgproc::LINE_AA,
+                false,
+            )?;
+            imgproc::put_text(
+                img,
+                &label,
+                org,
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                0.5,
+                color,
+                1,
+                imgproc::LINE_AA,
+                false,
+            )?;
+        }
+        let header = format!("{} | {} zone(s) | {}x{}", cam.id, cam.zones.len(), w, h);
+        imgproc::put_text(
+            img,
+            &header,
+            Point::new(6, 18),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            0.55,
+            Scalar::all(0.0),
+            3,
+            imgproc::LINE_AA,
+            false,
+        )?;
+        imgproc::put_text(
+            img,
+            &header,
+            Point::new(6, 18),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            0.55,
+            Scalar::all(255.0),
+            1,
+            imgproc::LINE_AA,
+            false,
+        )
+    };
+    draw(img).map_err(|e| AppError::Usage(format!("drawing failed: {e}")))?;
+    let ok = imgcodecs::imwrite(out.display().to_string().as_str(), img, &Vector::new())
+        .map_err(|e| AppError::Usage(format!("{}: cannot write ({e})", out.display())))?;
+    if !ok {
+        return Err(AppError::Usage(format!(
+            "{}: cannot write (use a .jpg or .png name in a writable directory)",
+            out.display()
+        )));
+    }
+    println!(
+        "{}: {} zone(s) of camera {} drawn on a {w}x{h} frame from {}",
+        out.display(),
+        cam.zones.len(),
+        cam.id,
+        crate::source::redact(&url)
+    );
+    Ok(())
+}

@@ -74,6 +74,8 @@ pub struct CameraConfig {
     pub url: String,
     pub detect_fps: f64,
     pub enabled: bool,
+    /// Ground-plane calibration: rule distances and speeds are in metres when present.
+    pub calibration: Option<crate::ground::Homography>,
     pub zones: Vec<ZoneConfig>,
 }
 
@@ -255,6 +257,15 @@ struct RawWeaving {
     cooldown: Option<Seconds>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalibration {
+    /// Four image points, normalised to the frame.
+    image: Vec<Vec<f64>>,
+    /// The same four points on the ground, in metres.
+    world: Vec<Vec<f64>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCamera {
@@ -264,6 +275,7 @@ struct RawCamera {
     detect_fps: f64,
     #[serde(default = "yes")]
     enabled: bool,
+    calibration: Option<RawCalibration>,
     #[serde(default, rename = "zone")]
     zones: Vec<RawZone>,
 }
@@ -565,8 +577,14 @@ impl Validator<'_> {
             &[Seg::Key("gathering")],
             &RawGathering::default(),
             &raw.gathering,
+            false,
         );
-        self.weaving(&[Seg::Key("weaving")], &RawWeaving::default(), &raw.weaving);
+        self.weaving(
+            &[Seg::Key("weaving")],
+            &RawWeaving::default(),
+            &raw.weaving,
+            false,
+        );
         let mut cameras = Vec::new();
         let mut ids = HashSet::new();
         if raw.cameras.is_empty() {
@@ -607,7 +625,18 @@ impl Validator<'_> {
                 );
             }
             let tz_site = site.as_ref().map(|s| s.timezone.clone());
-            let zones = self.zones(ci, cam, tz_site, &raw.gathering, &raw.weaving);
+            let calibration = cam
+                .calibration
+                .as_ref()
+                .and_then(|c| self.calibration(ci, c));
+            let zones = self.zones(
+                ci,
+                cam,
+                tz_site,
+                &raw.gathering,
+                &raw.weaving,
+                cam.calibration.is_some(),
+            );
             let url = if cam.url.contains("://") || cam.url.starts_with("/dev/") {
                 cam.url.clone()
             } else {
@@ -618,6 +647,7 @@ impl Validator<'_> {
                 url,
                 detect_fps: cam.detect_fps,
                 enabled: cam.enabled,
+                calibration,
                 zones,
             });
         }
@@ -1023,8 +1053,14 @@ impl Validator<'_> {
         path: &[Seg],
         site: &RawGathering,
         zone: &RawGathering,
+        calibrated: bool,
     ) -> Option<GatheringParams> {
-        let d = GatheringParams::default();
+        let mut d = GatheringParams::default();
+        if calibrated {
+            // Metric defaults: 1.5 m between people, the group centroid slower than 0.5 m/s.
+            d.link_distance = 1.5;
+            d.max_speed = 0.5;
+        }
         let before = self.issues.len();
         let p = |f: &'static str| {
             let mut v = path.to_vec();
@@ -1102,8 +1138,14 @@ impl Validator<'_> {
         path: &[Seg],
         site: &RawWeaving,
         zone: &RawWeaving,
+        calibrated: bool,
     ) -> Option<WeavingParams> {
-        let d = WeavingParams::default();
+        let mut d = WeavingParams::default();
+        if calibrated {
+            // Metric defaults: swings of 0.6 m, faster than 2 m/s.
+            d.min_swing = 0.6;
+            d.min_speed = 2.0;
+        }
         let before = self.issues.len();
         let p = |f: &'static str| {
             let mut v = path.to_vec();
@@ -1188,6 +1230,34 @@ impl Validator<'_> {
         (self.issues.len() == before).then_some(params)
     }
 
+    fn calibration(&mut self, ci: usize, c: &RawCalibration) -> Option<crate::ground::Homography> {
+        let path = [Seg::Key("camera"), Seg::Idx(ci), Seg::Key("calibration")];
+        let four = |v: &Vec<Vec<f64>>| -> Option<[[f64; 2]; 4]> {
+            (v.len() == 4
+                && v.iter()
+                    .all(|p| p.len() == 2 && p.iter().all(|x| x.is_finite())))
+            .then(|| std::array::from_fn(|i| [v[i][0], v[i][1]]))
+        };
+        let (Some(image), Some(world)) = (four(&c.image), four(&c.world)) else {
+            self.issue(&path, "needs image = four [x, y] points (0..1 of the frame) and world = the same four points on the ground in metres");
+            return None;
+        };
+        if image.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+            self.issue(
+                &path,
+                format!("image points {image:?} must be within [0, 1] of the frame"),
+            );
+            return None;
+        }
+        match crate::ground::Homography::from_points(&image, &world) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.issue(&path, e);
+                None
+            }
+        }
+    }
+
     fn zones(
         &mut self,
         ci: usize,
@@ -1195,6 +1265,7 @@ impl Validator<'_> {
         site_tz: Option<jiff::tz::TimeZone>,
         site_g: &RawGathering,
         site_w: &RawWeaving,
+        calibrated: bool,
     ) -> Vec<ZoneConfig> {
         let mut out = Vec::new();
         let mut ids = HashSet::new();
@@ -1278,13 +1349,13 @@ impl Validator<'_> {
             });
             let gpath = zp("gathering");
             let gathering = if z.rules.iter().any(|r| r == "gathering") {
-                self.gathering(&gpath, site_g, &z.gathering)
+                self.gathering(&gpath, site_g, &z.gathering, calibrated)
             } else {
                 None
             };
             let wpath = zp("weaving");
             let weaving = if z.rules.iter().any(|r| r == "weaving") {
-                self.weaving(&wpath, site_w, &z.weaving)
+                self.weaving(&wpath, site_w, &z.weaving, calibrated)
             } else {
                 None
             };

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod dispatch;
 pub mod event;
 pub mod evidence;
+pub mod ground;
 pub mod health;
 pub mod mot;
 pub mod pipeline;

@@ -72,6 +72,20 @@ enum Command {
         /// Video to use (default: the first camera's file).
         video: Option<PathBuf>,
     },
+    /// Draw a camera's zones on a real frame from it (or from --source) and save the picture.
+    Zones {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Camera id (default: the first camera).
+        #[arg(long, value_name = "ID")]
+        camera: Option<String>,
+        /// Take the frame from this video file instead of the camera's url.
+        #[arg(long, value_name = "VIDEO")]
+        source: Option<PathBuf>,
+        /// Output picture (.jpg or .png).
+        #[arg(long, value_name = "FILE", default_value = "zones.jpg")]
+        out: PathBuf,
+    },
     /// Validate a config file and print every problem; exit status 2 if there are any.
     CheckConfig { file: PathBuf },
 }
@@ -126,6 +140,12 @@ fn main() -> ExitCode {
             iterations: iterations.max(1),
             json,
         }),
+        Command::Zones {
+            config,
+            camera,
+            source,
+            out,
+        } => wardwatch::app::draw_zones(&config, camera.as_deref(), source.as_deref(), &out),
         Command::CheckConfig { file } => wardwatch::app::check_config(&file),
     };
     match result {

@@ -30,6 +30,7 @@ struct ZoneRuntime {
 
 pub struct CameraPipeline {
     camera_id: String,
+    calibration: Option<crate::ground::Homography>,
     tracker: Tracker,
     zones: Vec<ZoneRuntime>,
     frame_size: (u32, u32),
@@ -55,6 +56,7 @@ impl CameraPipeline {
             .collect();
         Self {
             camera_id: camera.id.clone(),
+            calibration: camera.calibration,
             tracker: Tracker::new(tracker),
             zones,
             frame_size: (0, 0),
@@ -74,6 +76,12 @@ impl CameraPipeline {
     ) -> Vec<Alert> {
         self.frame_size = frame_size;
         let tracks = self.tracker.update(ts, detections);
+        let calibration = self.calibration;
+        let to_metres = move |p: (f32, f32)| {
+            calibration.map_or(p, |h| h.apply_px(p, frame_size.0, frame_size.1))
+        };
+        let ground: Option<crate::rules::gathering::GroundMap<'_>> =
+            calibration.is_some().then_some(&to_metres as _);
         let mut alerts = Vec::new();
         for (zi, zone) in self.zones.iter_mut().enumerate() {
             zone.members.clear();
@@ -93,7 +101,7 @@ impl CameraPipeline {
             let open = zone.cfg.schedule.is_active(ts);
             if let Some((rule, debouncer)) = &mut zone.gathering {
                 let obs = if open {
-                    rule.observe(ts, &zone.members, None)
+                    rule.observe(ts, &zone.members, ground)
                 } else {
                     Vec::new()
                 };
@@ -106,7 +114,7 @@ impl CameraPipeline {
             }
             if let Some((rule, debouncer)) = &mut zone.weaving {
                 let obs = if open {
-                    rule.observe(ts, &zone.vehicles, None)
+                    rule.observe(ts, &zone.vehicles, ground)
                 } else {
                     Vec::new()
                 };

@@ -291,3 +291,34 @@ fn missing_config_file() {
         "error: /nonexistent/ward.toml: no such file; pass the path of a wardwatch TOML config (see config/demo.toml)"
     );
 }
+
+#[test]
+fn calibration_gives_metric_defaults_and_is_validated() {
+    let cal = "\n[camera.calibration]\nimage = [[0.1, 0.9], [0.9, 0.9], [0.7, 0.4], [0.3, 0.4]]\nworld = [[0, 0], [10, 0], [10, 20], [0, 20]]\n";
+    let text = base().replace(
+        "url = \"rtsp://10.0.0.5/stream1\"\n",
+        &format!("url = \"rtsp://10.0.0.5/stream1\"\n{cal}"),
+    );
+    let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
+    assert!(cfg.cameras[0].calibration.is_some());
+    let g = cfg.cameras[0].zones[0].gathering.unwrap();
+    assert_eq!(
+        (g.link_distance, g.max_speed),
+        (1.5, 0.5),
+        "metres and m/s with a calibration"
+    );
+
+    let bad = text.replace("[0.7, 0.4], [0.3, 0.4]]", "[0.5, 0.9], [0.3, 0.4]]");
+    assert_eq!(
+        errors(&bad),
+        "test.toml:12: camera[0].calibration: image points 1, 2 and 3 lie on one line: pick four points spread over the ground, no three in a line"
+    );
+    let short = text.replace(
+        "world = [[0, 0], [10, 0], [10, 20], [0, 20]]",
+        "world = [[0, 0], [10, 0]]",
+    );
+    assert_eq!(
+        errors(&short),
+        "test.toml:12: camera[0].calibration: needs image = four [x, y] points (0..1 of the frame) and world = the same four points on the ground in metres"
+    );
+}

@@ -45,6 +45,13 @@ pub fn validate_against_schema(doc: &serde_json::Value) {
     } else {
         EVENT.get_or_init(|| load("event.schema.json"))
     };
-    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "document does not match its schema:\n{}\n{doc}", errors.join("\n"));
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "document does not match its schema:\n{}\n{doc}",
+        errors.join("\n")
+    );
 }

@@ -55,3 +55,44 @@ fn bench_reports_every_stage_as_json() {
     }
     assert_eq!(v["execution_provider"], "cpu");
 }
+
+#[test]
+fn zones_are_drawn_on_a_real_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("zones.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["zones", "--config"])
+        .arg(support::repo().join("config/example.toml"))
+        .arg("--source")
+        .arg(support::vtest())
+        .arg("--out")
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("2 zone(s) of camera cam-03 drawn on a 768x576 frame")
+    );
+    let img = opencv::imgcodecs::imread_def(out_path.to_str().unwrap()).unwrap();
+    use opencv::prelude::*;
+    assert_eq!((img.cols(), img.rows()), (768, 576));
+    // The first zone's outline is yellow (BGR 0,220,255): look around the middle of its
+    // left edge, from (0.10, 0.55) to (0.05, 0.95).
+    let (cx, cy) = ((0.075 * 768.0) as i32, (0.75 * 576.0) as i32);
+    let yellow = (-3..=3)
+        .flat_map(|dy| (-3..=3).map(move |dx| (dx, dy)))
+        .filter(|(dx, dy)| {
+            let p = img.at_2d::<opencv::core::Vec3b>(cy + dy, cx + dx).unwrap();
+            p[2] > 200 && p[1] > 180 && p[0] < 80
+        })
+        .count();
+    assert!(
+        yellow >= 3,
+        "zone outline drawn near ({cx}, {cy}): {yellow} yellow pixels"
+    );
+}
