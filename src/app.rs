@@ -544,12 +544,17 @@ fn parse_start(s: &str) -> Result<Timestamp, AppError> {
 }
 
 /// The long-running appliance: one thread per camera, a shared detector, MQTT delivery.
+/// The long-running appliance: one thread per camera, a shared detector, MQTT delivery.
+/// SIGHUP, or a change of the config file, reloads the config: a valid one restarts the
+/// cameras with it (open incidents end with reason `config_reload`); an invalid one is
+/// refused with every problem logged, and the running config stays.
 pub fn run(config: &Path) -> Result<(), AppError> {
-    let cfg = Config::load(config)?;
-    let detector = Arc::new(Mutex::new(Detector::load(cfg.detector.clone())?));
+    let mut cfg = Config::load(config)?;
+    let mut detector = Arc::new(Mutex::new(Detector::load(cfg.detector.clone())?));
     let evidence = Arc::new(Mutex::new(EvidenceStore::open(cfg.evidence.clone())?));
     let delivery = Delivery::start(&cfg)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         delivery.rt.spawn(async move {
@@ -558,27 +563,102 @@ pub fn run(config: &Path) -> Result<(), AppError> {
             stop.store(true, Ordering::SeqCst);
         });
     }
+    #[cfg(unix)]
+    {
+        let reload = reload.clone();
+        delivery.rt.spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut hup) = signal(SignalKind::hangup()) {
+                while hup.recv().await.is_some() {
+                    reload.store(true, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen_mtime = mtime(config);
+    loop {
+        let gen_stop = Arc::new(AtomicBool::new(false));
+        let reloading = Arc::new(AtomicBool::new(false));
+        let threads = start_cameras(
+            &cfg,
+            &detector,
+            &evidence,
+            &delivery.publisher,
+            &gen_stop,
+            &reloading,
+        )?;
+        tracing::info!(cameras = threads.len(), broker = %cfg.mqtt.url, config = %config.display(), "running");
+        // Wait for shutdown or a reload request (SIGHUP, or the file changed).
+        let new_cfg = loop {
+            if stop.load(Ordering::SeqCst) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            let m = mtime(config);
+            let changed = m.is_some() && m != seen_mtime;
+            if !(reload.swap(false, Ordering::SeqCst) || changed) {
+                continue;
+            }
+            seen_mtime = m;
+            match Config::load(config) {
+                Ok(c) => break Some(c),
+                Err(e) => {
+                    tracing::error!("config reload refused, the running config stays:\n{e}");
+                    eprintln!("config reload refused, the running config stays:\n{e}");
+                }
+            }
+        };
+        reloading.store(new_cfg.is_some(), Ordering::SeqCst);
+        gen_stop.store(true, Ordering::SeqCst);
+        for t in threads {
+            let _ = t.join();
+        }
+        let Some(new_cfg) = new_cfg else { break };
+        if format!("{:?}", new_cfg.mqtt) != format!("{:?}", cfg.mqtt) {
+            tracing::warn!("[mqtt] changed: the new broker settings take effect after a restart");
+        }
+        if format!("{:?}", new_cfg.detector) != format!("{:?}", cfg.detector) {
+            match Detector::load(new_cfg.detector.clone()) {
+                Ok(d) => detector = Arc::new(Mutex::new(d)),
+                Err(e) => {
+                    tracing::error!(error = %e, "new [model] refused; keeping the running model")
+                }
+            }
+        }
+        tracing::info!(cameras = new_cfg.cameras.len(), "config reloaded");
+        eprintln!("config reloaded: {} camera(s)", new_cfg.cameras.len());
+        cfg = new_cfg;
+    }
+    delivery.finish(Duration::from_secs(5));
+    Ok(())
+}
+
+fn start_cameras(
+    cfg: &Config,
+    detector: &Arc<Mutex<Detector>>,
+    evidence: &Arc<Mutex<EvidenceStore>>,
+    publisher: &Publisher,
+    stop: &Arc<AtomicBool>,
+    reloading: &Arc<AtomicBool>,
+) -> Result<Vec<std::thread::JoinHandle<()>>, AppError> {
     let mut threads = Vec::new();
     for cam in cfg.cameras.iter().filter(|c| c.enabled) {
-        let cam = cam.clone();
         let builder = EventBuilder {
             site: cfg.site.name.clone(),
             camera: cam.id.clone(),
             tz: cfg.site.timezone.clone(),
         };
-        let dispatcher = Dispatcher::new(
-            builder,
-            Some(evidence.clone()),
-            Some(delivery.publisher.clone()),
-        );
-        let pipeline = CameraPipeline::new(&cam, cfg.tracker.clone());
+        let dispatcher = Dispatcher::new(builder, Some(evidence.clone()), Some(publisher.clone()));
+        let pipeline = CameraPipeline::new(cam, cfg.tracker.clone());
         let detector = detector.clone();
         let stop = stop.clone();
         let ctx = CameraCtx {
             cam: cam.clone(),
             site: cfg.site.name.clone(),
             tz: cfg.site.timezone.clone(),
-            publisher: delivery.publisher.clone(),
+            publisher: publisher.clone(),
+            reloading: reloading.clone(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("cam-{}", cam.id))
@@ -586,12 +666,7 @@ pub fn run(config: &Path) -> Result<(), AppError> {
             .map_err(|e| AppError::Usage(format!("cannot start a camera thread: {e}")))?;
         threads.push(handle);
     }
-    tracing::info!(cameras = threads.len(), broker = %cfg.mqtt.url, "running");
-    for t in threads {
-        let _ = t.join();
-    }
-    delivery.finish(Duration::from_secs(5));
-    Ok(())
+    Ok(threads)
 }
 
 async fn wait_for_signal() {
@@ -640,6 +715,8 @@ struct CameraCtx {
     site: String,
     tz: jiff::tz::TimeZone,
     publisher: Publisher,
+    /// Set when the camera stops for a config reload rather than a shutdown.
+    reloading: Arc<AtomicBool>,
 }
 
 impl CameraCtx {
@@ -736,7 +813,12 @@ fn camera_loop(
         }
     }
     let now = Timestamp::now();
-    let alerts = pipeline.finish(now, "shutdown");
+    let reason = if ctx.reloading.load(Ordering::SeqCst) {
+        "config_reload"
+    } else {
+        "shutdown"
+    };
+    let alerts = pipeline.finish(now, reason);
     for ev in dispatcher.dispatch(now, alerts, None, &pipeline) {
         println!("{}", ev.summary());
     }

@@ -166,3 +166,119 @@ url = "{repo}/data/vtest.avi"
     let h: serde_json::Value = serde_json::from_slice(&health.stdout).expect("retained health");
     assert_eq!(h["status"], "offline");
 }
+
+#[test]
+fn config_reload_refuses_a_bad_file_and_applies_a_good_one() {
+    support::require_runtime();
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ward.toml");
+    let config = |camera: &str, polygon: &str| {
+        format!(
+            r#"[site]
+name = "ward8"
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+outbox_dir = "outbox"
+[model]
+path = "{repo}/models/nanodet-m-416.onnx"
+[evidence]
+dir = "snaps"
+[[camera]]
+id = "{camera}"
+url = "{repo}/data/vtest.avi"
+  [[camera.zone]]
+  id = "road"
+  polygon = {polygon}
+  rules = ["gathering"]
+"#,
+            port = broker.port,
+            repo = support::repo().display()
+        )
+    };
+    let square = "[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]";
+    std::fs::write(&cfg, config("road-a", square)).unwrap();
+    support::vtest();
+    let sub_out = dir.path().join("sub.txt");
+    let mut sub = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-q",
+            "1",
+            "-v",
+            "-t",
+            "wardwatch/ward8/+/health",
+        ])
+        .stdout(std::fs::File::create(&sub_out).unwrap())
+        .spawn()
+        .unwrap();
+    let err_out = dir.path().join("stderr.txt");
+    let mut app = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_out).unwrap())
+        .spawn()
+        .unwrap();
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !f() {
+            if Instant::now() > deadline {
+                return Err(format!("timed out waiting for {what}"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(())
+    };
+    let sub_has = |s: &str| {
+        std::fs::read_to_string(&sub_out)
+            .unwrap_or_default()
+            .contains(s)
+    };
+    let err_has = |s: &str| {
+        std::fs::read_to_string(&err_out)
+            .unwrap_or_default()
+            .contains(s)
+    };
+    let mut result = wait_for("road-a online", &|| {
+        sub_has("wardwatch/ward8/road-a/health")
+    });
+    if result.is_ok() {
+        // A self-intersecting polygon: refused, the running config stays.
+        std::fs::write(
+            &cfg,
+            config("road-b", "[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]"),
+        )
+        .unwrap();
+        result = wait_for("the refusal", &|| err_has("config reload refused"));
+    }
+    if result.is_ok() {
+        assert!(
+            err_has("camera[0].zone[0].polygon: self-intersecting"),
+            "the refusal names the field"
+        );
+        assert!(!sub_has("road-b"), "the bad config was not applied");
+        std::fs::write(&cfg, config("road-b", square)).unwrap();
+        let _ = Command::new("kill")
+            .arg("-HUP")
+            .arg(app.id().to_string())
+            .status();
+        result = wait_for("road-b online after the reload", &|| {
+            sub_has("wardwatch/ward8/road-b/health")
+        });
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(app.id().to_string())
+        .status();
+    let status = app.wait().unwrap();
+    let _ = sub.kill();
+    let _ = sub.wait();
+    let stderr = std::fs::read_to_string(&err_out).unwrap_or_default();
+    result.unwrap_or_else(|e| panic!("{e}\n{stderr}"));
+    assert!(stderr.contains("config reloaded: 1 camera(s)"), "{stderr}");
+    assert!(status.success(), "{stderr}");
+}
