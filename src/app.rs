@@ -182,7 +182,35 @@ struct ReplayRun<'a> {
     args: &'a ReplayArgs,
 }
 
-impl ReplayRun<'_> {
+impl<'a> ReplayRun<'a> {
+    fn new(
+        cfg: &Config,
+        camera: &CameraConfig,
+        builder: EventBuilder,
+        evidence: Arc<Mutex<EvidenceStore>>,
+        delivery: Option<&Delivery>,
+        args: &'a ReplayArgs,
+        export_detections: bool,
+    ) -> Result<Self, AppError> {
+        let dets_out = match (&args.export_detections, export_detections) {
+            (Some(p), true) => Some(export_file(p)?),
+            _ => None,
+        };
+        Ok(ReplayRun {
+            pipeline: CameraPipeline::new(camera, cfg.tracker.clone()),
+            dispatcher: Dispatcher::new(
+                builder,
+                Some(evidence),
+                delivery.map(|d| d.publisher.clone()),
+            ),
+            stats: RunStats::default(),
+            json: args.json,
+            mot: args.export_mot.as_deref().map(export_file).transpose()?,
+            dets_out,
+            args,
+        })
+    }
+
     fn step(
         &mut self,
         frame_no: u64,
@@ -324,20 +352,15 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         } else {
             None
         };
-        let dispatcher = Dispatcher::new(
+        let mut run = ReplayRun::new(
+            &cfg,
+            camera,
             builder,
-            Some(evidence),
-            delivery.as_ref().map(|d| d.publisher.clone()),
-        );
-        let mut run = ReplayRun {
-            pipeline: CameraPipeline::new(camera, cfg.tracker.clone()),
-            dispatcher,
-            stats: RunStats::default(),
-            json: args.json,
-            mot: args.export_mot.as_deref().map(export_file).transpose()?,
-            dets_out: None,
+            evidence,
+            delivery.as_ref(),
             args,
-        };
+            false,
+        )?;
         tracing::info!(detections = %path.display(), fps, frames = last, size = %format!("{}x{}", size.0, size.1), "replay of recorded detections");
         let time_of =
             |frame: u64| start + jiff::SignedDuration::from_secs_f64((frame - 1) as f64 / fps);
@@ -391,24 +414,15 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         mqtt = %if args.mqtt { cfg.mqtt.url.as_str() } else { "off" },
         "replay"
     );
-    let dispatcher = Dispatcher::new(
+    let mut run = ReplayRun::new(
+        &cfg,
+        camera,
         builder,
-        Some(evidence),
-        delivery.as_ref().map(|d| d.publisher.clone()),
-    );
-    let mut run = ReplayRun {
-        pipeline: CameraPipeline::new(camera, cfg.tracker.clone()),
-        dispatcher,
-        stats: RunStats::default(),
-        json: args.json,
-        mot: args.export_mot.as_deref().map(export_file).transpose()?,
-        dets_out: args
-            .export_detections
-            .as_deref()
-            .map(export_file)
-            .transpose()?,
+        evidence,
+        delivery.as_ref(),
         args,
-    };
+        true,
+    )?;
     if let Some(wr) = &mut run.dets_out {
         use std::io::Write;
         writeln!(
