@@ -215,6 +215,8 @@ struct RawTracker {
     high_score: Option<f64>,
     low_score: Option<f64>,
     new_track_score: Option<f64>,
+    match_iou: Option<f64>,
+    match_iou_low: Option<f64>,
     min_hits: Option<i64>,
     lost_buffer: Option<Seconds>,
 }
@@ -977,6 +979,18 @@ impl Validator<'_> {
                 format!("{low} is above high_score {high}: low_score must not exceed high_score"),
             );
         }
+        let match_iou = self.unit(
+            &k("match_iou"),
+            t.match_iou,
+            d.match_iou_first as f64,
+            &d.match_iou_first.to_string(),
+        );
+        let match_iou_low = self.unit(
+            &k("match_iou_low"),
+            t.match_iou_low,
+            d.match_iou_second as f64,
+            &d.match_iou_second.to_string(),
+        );
         let min_hits = t.min_hits.unwrap_or(d.min_hits as i64);
         if !(1..=100).contains(&min_hits) {
             self.issue(
@@ -1001,9 +1015,10 @@ impl Validator<'_> {
             high_score: high as f32,
             low_score: low as f32,
             new_track_score: new_track as f32,
+            match_iou_first: match_iou as f32,
+            match_iou_second: match_iou_low as f32,
             min_hits: min_hits as u32,
             lost_buffer_s: lost,
-            ..d
         })
     }
 

@@ -16,6 +16,7 @@ pub mod health;
 pub mod mot;
 pub mod pipeline;
 pub mod rules;
+pub mod scenegen;
 pub mod schedule;
 pub mod sink;
 pub mod source;

@@ -133,7 +133,11 @@ impl CameraPipeline {
     pub fn finish(&mut self, ts: Timestamp, reason: &str) -> Vec<Alert> {
         let mut alerts = Vec::new();
         for (zi, zone) in self.zones.iter_mut().enumerate() {
-            if let Some((_, debouncer)) = &mut zone.gathering {
+            let debouncers = [
+                zone.gathering.as_mut().map(|g| &mut g.1),
+                zone.weaving.as_mut().map(|w| &mut w.1),
+            ];
+            for debouncer in debouncers.into_iter().flatten() {
                 for incident in debouncer.finish(ts, reason) {
                     alerts.push(Alert {
                         zone_index: zi,

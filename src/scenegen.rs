@@ -492,17 +492,18 @@ fn person(name: &str, path: Vec<(f64, f32, f32)>) -> Actor {
 }
 
 /// Four people walk in (two from each side along the road), stand together on the road
-/// for about 27 s in two staggered rows (foot points 28 px from their neighbours and at
-/// most 74 px apart, under one body height of ~77 px), shifting their weight now and then,
+/// for about 27 s in a loose staggered row (foot points about 47 px, 0.6 body heights, from
+/// their neighbours, so every link is under one body height of ~77 px while the boxes
+/// overlap only a little, as in a real group), shifting their weight now and then,
 /// and walk off again. 46 s at 10 fps; the group is complete from t = 9.0 s to 36 s.
 pub fn four_people_standing(lighting: Lighting) -> Scene {
     // Standing spots (foot points): back row A, C; front row B, D, staggered so that
     // everyone stays mostly visible.
     let spots: [(f32, f32); 4] = [
-        (228.0, 247.0),
-        (252.0, 262.0),
-        (276.0, 246.0),
-        (300.0, 261.0),
+        (210.0, 247.0),
+        (255.0, 262.0),
+        (300.0, 246.0),
+        (345.0, 261.0),
     ];
     let stand = |i: usize, leave_at: f64| -> Vec<Leg> {
         let (x, y) = spots[i];
@@ -699,14 +700,14 @@ mod tests {
             let body = person_height_at(feet[0].1);
             for (i, a) in feet.iter().enumerate() {
                 let near = |b: &(f32, f32)| (a.0 - b.0).hypot(a.1 - b.1);
-                assert!(feet.iter().all(|b| near(b) < 1.1 * body), "{t}: {feet:?}");
+                assert!(feet.iter().all(|b| near(b) < 2.0 * body), "{t}: {feet:?}");
                 let nearest = feet
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| *j != i)
                     .map(|(_, b)| near(b));
                 assert!(
-                    nearest.fold(f32::MAX, f32::min) < 0.6 * body,
+                    nearest.fold(f32::MAX, f32::min) < 0.7 * body,
                     "{t}: {feet:?}"
                 );
             }

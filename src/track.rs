@@ -89,7 +89,7 @@ impl Default for TrackerConfig {
         Self {
             high_score: 0.5,
             low_score: 0.1,
-            new_track_score: 0.6,
+            new_track_score: 0.5,
             match_iou_first: 0.2,
             match_iou_second: 0.5,
             min_hits: 3,
@@ -414,6 +414,10 @@ struct TrackState {
 #[derive(Debug, Clone, Default)]
 struct Buffers {
     predicted: Vec<BBox>,
+    /// Each track's box from the previous update (before prediction).
+    previous: Vec<BBox>,
+    /// Unused high and low detections, for the recovery stage.
+    rest: Vec<usize>,
     high: Vec<usize>,
     low: Vec<usize>,
     pool: Vec<usize>,
@@ -483,7 +487,9 @@ impl Tracker {
 
         // 1. Predict.
         buf.predicted.clear();
+        buf.previous.clear();
         for (t, st) in tracks.iter_mut().zip(state.iter_mut()) {
+            buf.previous.push(t.bbox);
             st.was_tracked = t.matched;
             t.matched = false;
             st.kf.predict(dt, !st.was_tracked);
@@ -546,6 +552,47 @@ impl Tracker {
             detections,
             &buf.low,
             cfg.match_iou_second,
+            &mut buf.assoc,
+            &mut buf.pairs,
+        );
+        for &(ti, di) in &buf.pairs {
+            apply_match(
+                cfg,
+                &mut tracks[ti],
+                &mut state[ti],
+                &detections[di],
+                ts,
+                clock,
+            );
+            buf.det_used[di] = true;
+        }
+
+        // 4b. Recovery: a vehicle track matched last update that neither stage matched is tried
+        // against the remaining detections (any score above low_score) at its *previous* box.
+        // A constant-velocity prediction overshoots when an object reverses sideways (a
+        // weaving motorbike); the object is then still close to where it was.
+        buf.pool.clear();
+        // Vehicles only: people move slowly enough for the prediction, and trying crowded
+        // people at their previous boxes would swap ids within groups.
+        buf.pool.extend((0..tracks.len()).filter(|&i| {
+            !tracks[i].matched && state[i].was_tracked && tracks[i].class == ObjectClass::Vehicle
+        }));
+        buf.rest.clear();
+        buf.rest.extend(
+            buf.high
+                .iter()
+                .chain(buf.low.iter())
+                .copied()
+                .filter(|&d| !buf.det_used[d]),
+        );
+        buf.pairs.clear();
+        associate(
+            &buf.previous,
+            tracks,
+            &buf.pool,
+            detections,
+            &buf.rest,
+            cfg.match_iou_first,
             &mut buf.assoc,
             &mut buf.pairs,
         );
@@ -715,7 +762,7 @@ mod tests {
         let c = TrackerConfig::default();
         assert_eq!(c.high_score, 0.5);
         assert_eq!(c.low_score, 0.1);
-        assert_eq!(c.new_track_score, 0.6);
+        assert_eq!(c.new_track_score, 0.5);
         assert_eq!(c.match_iou_first, 0.2);
         assert_eq!(c.match_iou_second, 0.5);
         assert_eq!(c.min_hits, 3);
@@ -852,7 +899,10 @@ mod tests {
 
     #[test]
     fn low_score_keeps_track_alive_but_never_starts_one() {
-        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut tr = Tracker::new(TrackerConfig {
+            new_track_score: 0.6,
+            ..TrackerConfig::default()
+        });
         // Low (and medium: high but below new_track_score) detections start nothing.
         for f in 0..5 {
             let t = tr.update(
