@@ -1213,7 +1213,7 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "timing"]
+    #[ignore = "timing benchmark, run with --ignored --nocapture; tests never assert timings"]
     fn timing_50_tracks_50_detections() {
         fn run(name: &str, spacing: (f32, f32)) {
             let mut rng = Rng(42);

@@ -760,7 +760,7 @@ mod tests {
 
     /// `cargo test --release -- --ignored --nocapture timing`
     #[test]
-    #[ignore]
+    #[ignore = "timing benchmark, run with --ignored --nocapture; tests never assert timings"]
     fn timing_8400x80() {
         use std::time::Instant;
         let m = InputMap::new(Resize::Letterbox, 1920, 1080, 640, 640);
