@@ -298,3 +298,78 @@ fn label(img: &mut Mat, text: &str, org: Point, color: Scalar, scale: f64) -> op
         false,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opencv::core::{CV_8UC3, Mat, Scalar};
+
+    fn store(dir: &Path, max_files: usize, max_bytes: u64, max_age_s: f64) -> EvidenceStore {
+        EvidenceStore::open(EvidenceConfig {
+            dir: dir.to_path_buf(),
+            jpeg_quality: 80,
+            max_files,
+            max_bytes,
+            max_age_s,
+        })
+        .unwrap()
+    }
+
+    fn save(s: &mut EvidenceStore, name: &str, now: i64) -> Snapshot {
+        let frame = Mat::new_rows_cols_with_default(120, 160, CV_8UC3, Scalar::all(90.0)).unwrap();
+        let zone = Polygon::new(vec![[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]).unwrap();
+        let ann = Annotation {
+            camera: "cam-1",
+            zone_id: "z",
+            zone: &zone,
+            tracks: &[],
+            members: &[],
+            outline: &[(10.0, 10.0), (50.0, 60.0), (90.0, 20.0)],
+            closed: true,
+            title: "GATHERING START 3 people",
+            local_time: "2026-11-26 23:00:00 +07",
+        };
+        s.save(&frame, &ann, name, now).unwrap().0
+    }
+
+    #[test]
+    fn snapshot_is_a_jpeg_with_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), 10, 10_000_000, 1e9);
+        let snap = save(&mut s, "a", 1000);
+        let bytes = std::fs::read(&snap.path).unwrap();
+        assert_eq!(&bytes[..2], &[0xFF, 0xD8]);
+        assert_eq!(snap.sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(snap.bytes, bytes.len() as u64);
+        assert!(snap.path.ends_with("cam-1/a.jpg"));
+    }
+
+    #[test]
+    fn disk_use_is_bounded_by_count_bytes_and_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path(), 3, 10_000_000, 1e9);
+        let paths: Vec<String> = (0..5)
+            .map(|i| save(&mut s, &format!("n{i}"), 1000 + i).path)
+            .collect();
+        assert_eq!(s.file_count(), 3);
+        assert!(
+            !Path::new(&paths[0]).exists() && !Path::new(&paths[1]).exists(),
+            "oldest deleted first"
+        );
+        assert!(paths[2..].iter().all(|p| Path::new(p).exists()));
+
+        let one = s.total_bytes() / 3;
+        let mut s = store(dir.path(), 100, one * 2 + one / 2, 1e9);
+        assert_eq!(s.file_count(), 3, "reopening indexes what is on disk");
+        save(&mut s, "b", 2000);
+        assert!(
+            s.total_bytes() <= one * 2 + one / 2 + 1000,
+            "bytes bounded: {}",
+            s.total_bytes()
+        );
+
+        let mut s = store(dir.path(), 100, 10_000_000, 60.0);
+        save(&mut s, "c", jiff::Timestamp::now().as_second() + 3600);
+        assert_eq!(s.file_count(), 1, "everything older than max_age is gone");
+    }
+}

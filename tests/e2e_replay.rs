@@ -385,3 +385,61 @@ fn replay_with_broker_down_keeps_events_in_the_outbox_then_delivers_them() {
     assert_eq!(queued(dir.path()), 0);
     drop(broker);
 }
+
+/// Acceptance check of the rules issue: vtest.avi replayed "at 23:30" with the production
+/// defaults and both rules gives no weaving event, and no gathering either (the clip is 80 s
+/// and nobody stands in a group of 3 for 60 s; the snapshots of the lowered-threshold demo
+/// show the short real gatherings).
+#[test]
+fn vtest_at_2330_with_default_thresholds_raises_no_false_alarm() {
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(support::repo().join("config/vtest-defaults.toml"))
+        .unwrap()
+        .replace(
+            "\"../var/outbox\"",
+            &format!("{:?}", dir.path().join("outbox")),
+        )
+        .replace(
+            "\"../var/snapshots\"",
+            &format!("{:?}", dir.path().join("snaps")),
+        )
+        .replace(
+            "\"../data/",
+            &format!("\"{}/data/", support::repo().display()),
+        );
+    let text = format!(
+        "[model]\npath = {:?}\n\n{text}",
+        support::repo().join("models/nanodet-m-416.onnx")
+    );
+    let cfg = dir.path().join("vtest.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args([
+            "replay",
+            "--no-mqtt",
+            "--json",
+            "--start",
+            "2026-11-26T23:30:00+07:00",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg(support::vtest())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !events.contains("\"weaving\""),
+        "no weaving on a campus walkway: {events}"
+    );
+    assert_eq!(
+        events.lines().count(),
+        0,
+        "no gathering with production defaults: {events}"
+    );
+}
