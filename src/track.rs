@@ -410,6 +410,40 @@ struct TrackState {
     was_tracked: bool,
 }
 
+/// One association stage: assign `cands` detections to the `pool` tracks at `boxes` by IoU
+/// and apply the matches.
+#[allow(clippy::too_many_arguments)]
+fn match_stage(
+    cfg: &TrackerConfig,
+    tracks: &mut [Track],
+    state: &mut [TrackState],
+    boxes: &[BBox],
+    pool: &[usize],
+    detections: &[Detection],
+    cands: &[usize],
+    min_iou: f32,
+    (ts, clock): (Timestamp, f64),
+    assoc: &mut Scratch,
+    pairs: &mut Vec<(usize, usize)>,
+    det_used: &mut [bool],
+) {
+    pairs.clear();
+    associate(
+        boxes, tracks, pool, detections, cands, min_iou, assoc, pairs,
+    );
+    for &(ti, di) in pairs.iter() {
+        apply_match(
+            cfg,
+            &mut tracks[ti],
+            &mut state[ti],
+            &detections[di],
+            ts,
+            clock,
+        );
+        det_used[di] = true;
+    }
+}
+
 /// Reusable per-frame buffers.
 #[derive(Debug, Clone, Default)]
 struct Buffers {
@@ -515,28 +549,20 @@ impl Tracker {
         // 3. Stage 1: high detections against every track.
         buf.pool.clear();
         buf.pool.extend(0..tracks.len());
-        buf.pairs.clear();
-        associate(
-            &buf.predicted,
+        match_stage(
+            cfg,
             tracks,
+            state,
+            &buf.predicted,
             &buf.pool,
             detections,
             &buf.high,
             cfg.match_iou_first,
+            (ts, clock),
             &mut buf.assoc,
             &mut buf.pairs,
+            &mut buf.det_used,
         );
-        for &(ti, di) in &buf.pairs {
-            apply_match(
-                cfg,
-                &mut tracks[ti],
-                &mut state[ti],
-                &detections[di],
-                ts,
-                clock,
-            );
-            buf.det_used[di] = true;
-        }
 
         // 4. Stage 2: low detections against confirmed tracks that were tracked last frame.
         buf.pool.clear();
@@ -544,28 +570,20 @@ impl Tracker {
             (0..tracks.len())
                 .filter(|&i| !tracks[i].matched && tracks[i].confirmed && state[i].was_tracked),
         );
-        buf.pairs.clear();
-        associate(
-            &buf.predicted,
+        match_stage(
+            cfg,
             tracks,
+            state,
+            &buf.predicted,
             &buf.pool,
             detections,
             &buf.low,
             cfg.match_iou_second,
+            (ts, clock),
             &mut buf.assoc,
             &mut buf.pairs,
+            &mut buf.det_used,
         );
-        for &(ti, di) in &buf.pairs {
-            apply_match(
-                cfg,
-                &mut tracks[ti],
-                &mut state[ti],
-                &detections[di],
-                ts,
-                clock,
-            );
-            buf.det_used[di] = true;
-        }
 
         // 4b. Recovery: a vehicle track matched last update that neither stage matched is tried
         // against the remaining detections (any score above low_score) at its *previous* box.
@@ -585,28 +603,20 @@ impl Tracker {
                 .copied()
                 .filter(|&d| !buf.det_used[d]),
         );
-        buf.pairs.clear();
-        associate(
-            &buf.previous,
+        match_stage(
+            cfg,
             tracks,
+            state,
+            &buf.previous,
             &buf.pool,
             detections,
             &buf.rest,
             cfg.match_iou_first,
+            (ts, clock),
             &mut buf.assoc,
             &mut buf.pairs,
+            &mut buf.det_used,
         );
-        for &(ti, di) in &buf.pairs {
-            apply_match(
-                cfg,
-                &mut tracks[ti],
-                &mut state[ti],
-                &detections[di],
-                ts,
-                clock,
-            );
-            buf.det_used[di] = true;
-        }
 
         // 5. Unmatched tracks: coast, or remove (order-preserving compaction).
         let mut w = 0;

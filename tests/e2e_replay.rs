@@ -254,23 +254,8 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
         jpeg.len()
     );
 
-    let state = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &broker.port.to_string(),
-            "-C",
-            "1",
-            "-W",
-            "10",
-            "-t",
-            "wardwatch/demo/campus-road/state",
-        ])
-        .output()
-        .unwrap();
-    let state: serde_json::Value =
-        serde_json::from_slice(&state.stdout).expect("retained state is JSON");
+    let state = support::broker::retained(broker.port, "wardwatch/demo/campus-road/state");
+    let state: serde_json::Value = serde_json::from_slice(&state).expect("retained state is JSON");
     assert_eq!(state["camera"], "campus-road");
     assert_eq!(
         state["active"].as_array().unwrap().len(),
@@ -278,23 +263,9 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
         "nothing active after the replay ended: {state}"
     );
 
-    let status = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &broker.port.to_string(),
-            "-C",
-            "1",
-            "-W",
-            "10",
-            "-t",
-            "wardwatch/demo/status",
-        ])
-        .output()
-        .unwrap();
+    let status = support::broker::retained(broker.port, "wardwatch/demo/status");
     assert_eq!(
-        String::from_utf8_lossy(&status.stdout).trim(),
+        String::from_utf8_lossy(&status).trim(),
         "offline",
         "clean shutdown leaves status offline"
     );

@@ -132,38 +132,10 @@ url = "{repo}/data/vtest.avi"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let st = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &broker.port.to_string(),
-            "-C",
-            "1",
-            "-W",
-            "10",
-            "-t",
-            "wardwatch/ward7/status",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&st.stdout).trim(), "offline");
-    let health = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &broker.port.to_string(),
-            "-C",
-            "1",
-            "-W",
-            "10",
-            "-t",
-            "wardwatch/ward7/gate/health",
-        ])
-        .output()
-        .unwrap();
-    let h: serde_json::Value = serde_json::from_slice(&health.stdout).expect("retained health");
+    let st = support::broker::retained(broker.port, "wardwatch/ward7/status");
+    assert_eq!(String::from_utf8_lossy(&st).trim(), "offline");
+    let health = support::broker::retained(broker.port, "wardwatch/ward7/gate/health");
+    let h: serde_json::Value = serde_json::from_slice(&health).expect("retained health");
     assert_eq!(h["status"], "offline");
 }
 

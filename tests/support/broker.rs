@@ -227,3 +227,23 @@ impl Drop for Broker {
         self.kill();
     }
 }
+
+/// The retained message on `topic` (waits up to 10 s), via a real `mosquitto_sub`.
+pub fn retained(port: u16, topic: &str) -> Vec<u8> {
+    Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-t",
+            topic,
+        ])
+        .output()
+        .expect("mosquitto_sub runs")
+        .stdout
+}
