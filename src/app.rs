@@ -1113,52 +1113,10 @@ pub fn draw_zones(
                 first.x.clamp(4, w as i32 - 200),
                 (first.y - 6).clamp(14, h as i32 - 4),
             );
-            imgproc::put_text(
-                img,
-                &label,
-                org,
-                imgproc::FONT_HERSHEY_SIMPLEX,
-                0.5,
-                Scalar::all(0.0),
-                3,
-                imgproc::LINE_AA,
-                false,
-            )?;
-            imgproc::put_text(
-                img,
-                &label,
-                org,
-                imgproc::FONT_HERSHEY_SIMPLEX,
-                0.5,
-                color,
-                1,
-                imgproc::LINE_AA,
-                false,
-            )?;
+            crate::evidence::label(img, &label, org, color, 0.5)?;
         }
         let header = format!("{} | {} zone(s) | {}x{}", cam.id, cam.zones.len(), w, h);
-        imgproc::put_text(
-            img,
-            &header,
-            Point::new(6, 18),
-            imgproc::FONT_HERSHEY_SIMPLEX,
-            0.55,
-            Scalar::all(0.0),
-            3,
-            imgproc::LINE_AA,
-            false,
-        )?;
-        imgproc::put_text(
-            img,
-            &header,
-            Point::new(6, 18),
-            imgproc::FONT_HERSHEY_SIMPLEX,
-            0.55,
-            Scalar::all(255.0),
-            1,
-            imgproc::LINE_AA,
-            false,
-        )
+        crate::evidence::label(img, &header, Point::new(6, 18), Scalar::all(255.0), 0.55)
     };
     draw(img).map_err(|e| AppError::Usage(format!("drawing failed: {e}")))?;
     let ok = imgcodecs::imwrite(out.display().to_string().as_str(), img, &Vector::new())

@@ -274,7 +274,14 @@ pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
     Ok(())
 }
 
-fn label(img: &mut Mat, text: &str, org: Point, color: Scalar, scale: f64) -> opencv::Result<()> {
+/// Text in `color` with a black outline, readable on any background.
+pub fn label(
+    img: &mut Mat,
+    text: &str,
+    org: Point,
+    color: Scalar,
+    scale: f64,
+) -> opencv::Result<()> {
     imgproc::put_text(
         img,
         text,
