@@ -629,10 +629,10 @@ pub fn run(config: &Path) -> Result<(), AppError> {
             let _ = t.join();
         }
         let Some(new_cfg) = new_cfg else { break };
-        if format!("{:?}", new_cfg.mqtt) != format!("{:?}", cfg.mqtt) {
+        if new_cfg.mqtt != cfg.mqtt {
             tracing::warn!("[mqtt] changed: the new broker settings take effect after a restart");
         }
-        if format!("{:?}", new_cfg.detector) != format!("{:?}", cfg.detector) {
+        if new_cfg.detector != cfg.detector {
             match Detector::load(new_cfg.detector.clone()) {
                 Ok(d) => detector = Arc::new(Mutex::new(d)),
                 Err(e) => {

@@ -46,7 +46,7 @@ pub struct SiteConfig {
     pub timezone_name: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MqttConfig {
     pub url: String,
     pub client_id: String,

@@ -212,7 +212,7 @@ impl Family {
 }
 
 /// Everything the detector needs, already validated by the config stage.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetectorSettings {
     pub model_path: PathBuf,
     pub family: Family,
@@ -555,14 +555,10 @@ impl Detector {
     /// Run once on zeros and check the outputs against the family.
     fn learn_layout(&mut self) -> Result<(), String> {
         let shapes: Vec<Vec<i64>> = {
-            let outputs = self
-                .session
-                .run(ort::inputs![
-                    TensorRef::from_array_view(&self.input).map_err(|e| e.to_string())?
-                ])
-                .map_err(|e| {
-                    format!("warm-up inference failed ({})", first_line(&e.to_string()))
-                })?;
+            let outputs = run_session(&mut self.session, &self.input).map_err(|e| match e {
+                DetectError::Inference(m) => format!("warm-up inference failed ({m})"),
+                other => other.to_string(),
+            })?;
             outputs.values().map(|v| v.shape().to_vec()).collect()
         };
         let family = self.settings.family;
@@ -655,12 +651,7 @@ impl Detector {
         let t0 = Instant::now();
         let map = self.prepare(frame)?;
         let t1 = Instant::now();
-        let tensor = TensorRef::from_array_view(&self.input)
-            .map_err(|e| DetectError::Inference(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![tensor])
-            .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
+        let outputs = run_session(&mut self.session, &self.input)?;
         let t2 = Instant::now();
         let mut raw: [&[f32]; 8] = [&[]; 8];
         for (i, slot) in raw.iter_mut().enumerate().take(outputs.len()) {
@@ -695,12 +686,7 @@ impl Detector {
     /// tools; the hot path decodes straight from the session's buffers).
     pub fn capture_raw(&mut self, frame: &Mat) -> Result<RawOutputs, DetectError> {
         let map = self.prepare(frame)?;
-        let tensor = TensorRef::from_array_view(&self.input)
-            .map_err(|e| DetectError::Inference(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![tensor])
-            .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
+        let outputs = run_session(&mut self.session, &self.input)?;
         let mut data = Vec::new();
         for i in 0..outputs.len() {
             data.push(
@@ -734,12 +720,7 @@ impl Detector {
     /// Run inference only on the tensor prepared by the last `detect`/`preprocess` (benchmarks).
     pub fn infer_only(&mut self) -> Result<Duration, DetectError> {
         let t = Instant::now();
-        let tensor = TensorRef::from_array_view(&self.input)
-            .map_err(|e| DetectError::Inference(e.to_string()))?;
-        let _ = self
-            .session
-            .run(ort::inputs![tensor])
-            .map_err(|e| DetectError::Inference(first_line(&e.to_string())))?;
+        let _ = run_session(&mut self.session, &self.input)?;
         Ok(t.elapsed())
     }
 
@@ -918,6 +899,19 @@ fn decode_outputs(
         settings.decode.max_detections,
     );
     Ok(())
+}
+
+/// One inference on the prepared input tensor. Borrows only the session and the input, so
+/// the caller can decode the outputs into its other buffers while they live.
+fn run_session<'s>(
+    session: &'s mut Session,
+    input: &Array4<f32>,
+) -> Result<ort::session::SessionOutputs<'s>, DetectError> {
+    let tensor =
+        TensorRef::from_array_view(input).map_err(|e| DetectError::Inference(e.to_string()))?;
+    session
+        .run(ort::inputs![tensor])
+        .map_err(|e| DetectError::Inference(first_line(&e.to_string())))
 }
 
 fn first_line(s: &str) -> String {

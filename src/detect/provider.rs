@@ -49,7 +49,7 @@ pub enum Fallback {
     Fail,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProviderSettings {
     pub provider: ExecutionProvider,
     pub fallback: Fallback,
