@@ -12,8 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use wardwatch::config::Config;
 use wardwatch::detect::{Detector, DetectorSettings};
-use wardwatch::pipeline::CameraPipeline;
-use wardwatch::source::{FileSource, Frame};
+use wardwatch::analytics::camera::CameraPipeline;
+use wardwatch::media::source::{FileSource, Frame};
 use wardwatch::track::{Tracker, TrackerConfig};
 use wardwatch::types::{BBox, Detection, ObjectClass};
 

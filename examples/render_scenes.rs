@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
-use wardwatch::scenegen::{self, Lighting};
+#[path = "../tests/support/scenegen.rs"]
+#[allow(dead_code)]
+mod scenegen;
+
+use scenegen::Lighting;
 
 fn main() {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "scenes".into()));

@@ -1,25 +1,26 @@
 //! wardwatch: edge video analytics for ward CCTV.
 //!
-//! Data flows one way: `source` → `detect` → `track` → `rules` (zones, schedules) →
-//! `debounce` → `dispatch` (evidence, events) → `sink` (MQTT through a durable outbox).
-//! Every stage is plain data in, plain data out, and takes time from the frame.
+//! One folder per stage, in the order the data flows:
+//!
+//! ```text
+//! media (capture, sampling, health) → detect (ort) → track → analytics (zones, schedules,
+//! rules, debouncer) → publish (documents, evidence, outbox, MQTT)
+//! ```
+//!
+//! `runtime` owns the threads and channels that drive the stages (one capture thread per
+//! camera, one detector worker, one publish worker), `cli` has one thin file per command,
+//! and `config` builds each stage's settings from the TOML file. No stage imports
+//! `config`, `runtime` or `cli`; stages talk in the plain data of [`types`]. Only capture
+//! and the runtime read a clock, through [`clock::Clock`]; everything else takes the
+//! frame's time as an argument.
 
-pub mod app;
+pub mod analytics;
+pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod debounce;
 pub mod detect;
-pub mod dispatch;
-pub mod event;
-pub mod evidence;
-pub mod ground;
-pub mod health;
-pub mod mot;
-pub mod pipeline;
-pub mod rules;
-pub mod scenegen;
-pub mod schedule;
-pub mod sink;
-pub mod source;
+pub mod media;
+pub mod publish;
+pub mod runtime;
 pub mod track;
 pub mod types;
-pub mod zone;

@@ -2,11 +2,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wardwatch::cli::{self, LogFormat};
 
 /// wardwatch: curfew-gathering alerts from ward CCTV, published over MQTT.
 #[derive(Parser)]
 #[command(name = "wardwatch", version, about)]
 struct Cli {
+    /// Log format on stderr: readable text (colour only on a terminal) or JSON lines.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,15 +95,15 @@ enum Command {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    wardwatch::app::parse_size(s)
+    cli::parse_size(s)
         .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))
 }
 
 fn main() -> ExitCode {
-    wardwatch::app::init_logging();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run { config } => wardwatch::app::run(&config),
+    let args = Cli::parse();
+    cli::init_logging(args.log_format);
+    let result = match args.command {
+        Command::Run { config } => cli::run::run(&config),
         Command::Replay {
             config,
             start,
@@ -113,7 +117,7 @@ fn main() -> ExitCode {
             detections,
             frame_size,
             video,
-        } => wardwatch::app::replay(&wardwatch::app::ReplayArgs {
+        } => cli::replay::replay(&cli::replay::ReplayArgs {
             config,
             start,
             camera,
@@ -133,7 +137,7 @@ fn main() -> ExitCode {
             iterations,
             json,
             video,
-        } => wardwatch::app::bench(&wardwatch::app::BenchArgs {
+        } => cli::bench::bench(&cli::bench::BenchArgs {
             config,
             video,
             frames: frames.max(1),
@@ -145,8 +149,8 @@ fn main() -> ExitCode {
             camera,
             source,
             out,
-        } => wardwatch::app::draw_zones(&config, camera.as_deref(), source.as_deref(), &out),
-        Command::CheckConfig { file } => wardwatch::app::check_config(&file),
+        } => cli::zones::draw_zones(&config, camera.as_deref(), source.as_deref(), &out),
+        Command::CheckConfig { file } => cli::check_config::check_config(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,13 @@
-//! Plain data shared by every stage: boxes, detections, tracks.
+//! The plain data that travels between the stages, in the order of the flow:
 //!
-//! Coordinates are pixels of the source frame (x right, y down). Times are
-//! `jiff::Timestamp`s taken from the frame, never from the wall clock inside a stage.
+//! ```text
+//! media::Frame { meta, image } → Detections { meta, items } → FrameReport { meta, tracks,
+//! zone_counts, incidents } → publish documents
+//! ```
+//!
+//! Every stage depends on this module and on nothing downstream of it. Coordinates are
+//! pixels of the source frame (x right, y down). Times are `jiff::Timestamp`s taken from
+//! the frame (stamped once, at capture), never from the wall clock inside a stage.
 
 use serde::{Deserialize, Serialize};
 
@@ -89,4 +95,152 @@ pub struct Track {
     pub first_seen: jiff::Timestamp,
     /// Time of the last matched detection.
     pub last_seen: jiff::Timestamp,
+}
+
+/// Identity and time of one frame, stamped once at capture and carried unchanged by
+/// every stage after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameMeta {
+    /// Camera id from the config.
+    pub camera: String,
+    /// 0-based index of the frame in its source since it was opened (every decoded frame
+    /// counts, analysed or not).
+    pub index: u64,
+    /// When the frame was grabbed: wall clock for live streams, `start` + media time for
+    /// files.
+    pub ts: jiff::Timestamp,
+    /// Frame size in pixels (width, height).
+    pub size: (u32, u32),
+}
+
+impl Default for FrameMeta {
+    fn default() -> Self {
+        Self {
+            camera: String::new(),
+            index: 0,
+            ts: jiff::Timestamp::UNIX_EPOCH,
+            size: (0, 0),
+        }
+    }
+}
+
+/// The detector's output for one frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detections {
+    pub meta: FrameMeta,
+    pub items: Vec<Detection>,
+}
+
+/// Which rule produced an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    Gathering,
+    Weaving,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Gathering => "gathering",
+            RuleKind::Weaving => "weaving",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The rule's measurements (`spread_px`, `speed`, ...), copied into events. See
+/// docs/events.md for the keys of each rule.
+pub type Measures = serde_json::Map<String, serde_json::Value>;
+
+/// Lifecycle phase of an incident event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Start,
+    Update,
+    End,
+}
+
+/// One lifecycle event of an incident, as analytics decides it: everything publishing
+/// needs (zone, members, outline, measures), nothing it has to look up again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    pub rule: RuleKind,
+    pub zone: String,
+    /// Assigned by the debouncer, increasing per zone+rule.
+    pub incident: u64,
+    /// 0 for start, +1 per event of the incident.
+    pub seq: u32,
+    pub phase: Phase,
+    /// When the condition began to hold (not when `start` was emitted).
+    pub started_at: jiff::Timestamp,
+    /// Time of the frame that produced this event.
+    pub at: jiff::Timestamp,
+    pub people: usize,
+    pub peak_people: usize,
+    pub track_ids: Vec<u64>,
+    /// Group hull (gathering, closed) or vehicle path (weaving, open) in frame pixels.
+    pub hull: Vec<(f32, f32)>,
+    pub measures: Measures,
+    /// Two or more vehicles weaving at once in the zone (street racing). Always false
+    /// for gathering.
+    pub racing: bool,
+    /// On `end`: `cleared`, `schedule_closed`, `shutdown` (or what `finish` was given).
+    pub reason: Option<String>,
+    /// On `update`: `count_changed`, `periodic`, or the name of a raised flag (`racing`
+    /// for weaving).
+    pub update_reason: Option<String>,
+}
+
+impl IncidentEvent {
+    /// Seconds from `started_at` to `at`.
+    pub fn duration_s(&self) -> f64 {
+        secs(self.at, self.started_at)
+    }
+}
+
+/// People counted in one zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneCount {
+    pub zone: String,
+    pub people: usize,
+}
+
+/// What analytics made of one frame: the tracks after the update, people per zone, and
+/// the incident events this frame decided (often none).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameReport {
+    pub meta: FrameMeta,
+    pub tracks: Vec<Track>,
+    pub zone_counts: Vec<ZoneCount>,
+    pub incidents: Vec<IncidentEvent>,
+}
+
+/// `a - b` in seconds.
+pub fn secs(a: jiff::Timestamp, b: jiff::Timestamp) -> f64 {
+    a.duration_since(b).as_secs_f64()
+}
+
+/// A camera's health as the duty desk sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraStatus {
+    Online,
+    Offline,
+    Degraded,
+}
+
+/// A change of a camera's health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthChange {
+    pub status: CameraStatus,
+    /// `connected`, `recovered`, the error text for offline, or `dark` / `frozen` / `low_fps`.
+    pub reason: String,
+    pub at: jiff::Timestamp,
 }

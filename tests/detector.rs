@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 
 use wardwatch::detect::{DetectError, Detector, DetectorSettings};
-use wardwatch::source::{FileSource, Frame};
+use wardwatch::media::source::{FileSource, Frame};
 
 fn model() -> PathBuf {
     support::repo().join("models/nanodet-m-416.onnx")
@@ -36,7 +36,7 @@ fn boxes_match_reference_decode_within_one_pixel() {
     let mut frame = Frame::default();
     let mut compared = 0;
     while src.read(&mut frame).unwrap() {
-        let Some(expected) = frames.get(&frame.index.to_string()) else {
+        let Some(expected) = frames.get(&frame.meta.index.to_string()) else {
             continue;
         };
         let expected: Vec<RefDet> = serde_json::from_value(expected.clone()).unwrap();
@@ -45,7 +45,7 @@ fn boxes_match_reference_decode_within_one_pixel() {
             got.len(),
             expected.len(),
             "frame {}: {} boxes, reference has {}",
-            frame.index,
+            frame.meta.index,
             got.len(),
             expected.len()
         );
@@ -64,11 +64,11 @@ fn boxes_match_reference_decode_within_one_pixel() {
                     (d.iter().fold(0f64, |m, v| m.max(v.abs())), g)
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0))
-                .unwrap_or_else(|| panic!("frame {}: no box of label {}", frame.index, e.label));
+                .unwrap_or_else(|| panic!("frame {}: no box of label {}", frame.meta.index, e.label));
             assert!(
                 best.0 <= 1.0,
                 "frame {}: label {} box {:?} differs by {:.3} px from reference {:?}",
-                frame.index,
+                frame.meta.index,
                 e.label,
                 best.1.bbox,
                 best.0,

@@ -88,8 +88,8 @@ fn detections_round_trip_reproduces_tracks_and_events() {
     let a = std::fs::read_to_string(&mot_video).unwrap();
     let b = std::fs::read_to_string(&mot_dets).unwrap();
     let (ra, rb) = (
-        wardwatch::mot::parse(&a, "a").unwrap(),
-        wardwatch::mot::parse(&b, "b").unwrap(),
+        wardwatch::media::mot::parse(&a, "a").unwrap(),
+        wardwatch::media::mot::parse(&b, "b").unwrap(),
     );
     assert_eq!(ra.len(), rb.len(), "same number of tracker rows");
     for (x, y) in ra.iter().zip(&rb) {
@@ -105,7 +105,7 @@ fn detections_round_trip_reproduces_tracks_and_events() {
 
     // The files are valid MOTChallenge: tracker rows have ids ≥ 1 and -1 in columns 8-10,
     // detection rows have id -1 and a class tag; frames are 1-based.
-    let tracks = wardwatch::mot::parse(&a, "mot").unwrap();
+    let tracks = wardwatch::media::mot::parse(&a, "mot").unwrap();
     assert!(tracks.len() > 1000, "{} tracker rows", tracks.len());
     assert!(
         tracks
@@ -116,7 +116,7 @@ fn detections_round_trip_reproduces_tracks_and_events() {
         assert!(line.ends_with(",-1,-1,-1"), "{line}");
         assert_eq!(line.split(',').count(), 10);
     }
-    let d = wardwatch::mot::parse(&std::fs::read_to_string(&dets).unwrap(), "dets").unwrap();
+    let d = wardwatch::media::mot::parse(&std::fs::read_to_string(&dets).unwrap(), "dets").unwrap();
     assert!(d.iter().all(|r| r.id == -1 && r.class.is_some()));
     assert_eq!(d.iter().map(|r| r.frame).min(), Some(1));
     // Only analysed frames (5 of every 10 at detect_fps 5) appear.

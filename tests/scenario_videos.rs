@@ -1,4 +1,4 @@
-//! Scenario videos with ground truth (src/scenegen.rs): real people and a real motorbike cut
+//! Scenario videos with ground truth (tests/support/scenegen.rs, test kit): real people and a real motorbike cut
 //! from photos, composed on an empty frame of vtest.avi along scripted paths, by day and in a
 //! dark, noisy, grey "night" variant. The whole pipeline, real detector included, must give
 //! exactly the expected events.
@@ -8,7 +8,11 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use wardwatch::scenegen::{self, Lighting, Scene};
+#[path = "support/scenegen.rs"]
+#[allow(dead_code)]
+mod scenegen;
+
+use scenegen::{Lighting, Scene};
 
 /// One full-frame zone with both rules; the gathering hold is 15 s (the scripted group
 /// stands together for ~27 s), everything else is the production default. The camera is

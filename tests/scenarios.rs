@@ -14,12 +14,11 @@ use std::f32::consts::PI;
 
 use jiff::{SignedDuration, Timestamp, civil::DateTime, tz::TimeZone};
 use wardwatch::{
-    debounce::{Debouncer, IncidentEvent, Phase},
-    rules::RuleKind,
-    rules::gathering::{GatheringParams, GatheringRule, people_in_zone},
-    schedule::Schedule,
-    types::{BBox, ObjectClass, Track},
-    zone::Polygon,
+    analytics::debounce::Debouncer,
+    analytics::gathering::{GatheringParams, GatheringRule, people_in_zone},
+    analytics::schedule::Schedule,
+    analytics::zone::Polygon,
+    types::{BBox, IncidentEvent, ObjectClass, Phase, RuleKind, Track},
 };
 
 const W: u32 = 768;
@@ -288,7 +287,7 @@ impl Scenario {
 /// started_at ≤ at; incidents numbered in order of their starts.
 fn check_invariants(events: &[IncidentEvent]) {
     // Every event, as published, matches schemas/event.schema.json.
-    let builder = wardwatch::event::EventBuilder {
+    let builder = wardwatch::publish::document::EventBuilder {
         site: "ward-7".into(),
         camera: "cam-01".into(),
         tz: jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap(),

@@ -13,13 +13,12 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use wardwatch::{
-    debounce::{Debouncer, IncidentEvent, Phase},
-    rules::RuleKind,
-    rules::weaving::{
+    analytics::debounce::Debouncer,
+    analytics::weaving::{
         WeavingParams, WeavingRule, analyse, count_reversals, fit_line, vehicles_in_zone,
     },
-    types::{BBox, ObjectClass, Track},
-    zone::Polygon,
+    analytics::zone::Polygon,
+    types::{BBox, IncidentEvent, ObjectClass, Phase, RuleKind, Track},
 };
 
 const W: u32 = 768;
@@ -314,7 +313,7 @@ impl Scenario {
 /// evidence and the event schema rely on are there and scalar.
 fn check_invariants(events: &[IncidentEvent]) {
     // Every event, as published, matches schemas/event.schema.json.
-    let builder = wardwatch::event::EventBuilder {
+    let builder = wardwatch::publish::document::EventBuilder {
         site: "ward-7".into(),
         camera: "cam-01".into(),
         tz: jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap(),

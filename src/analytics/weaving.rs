@@ -53,18 +53,16 @@ use std::collections::{BTreeMap, VecDeque};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::debounce::{DebounceParams, Debouncer, secs};
-use crate::rules::gathering::GroundMap;
-use crate::rules::{Measures, Observation, RuleKind, num};
-use crate::types::{ObjectClass, Track};
-use crate::zone::Polygon;
+use crate::analytics::debounce::{DebounceParams, Debouncer};
+pub use crate::analytics::rules::RACING;
+use crate::analytics::rules::{GroundMap, Observation, Rule, num};
+use crate::analytics::zone::Polygon;
+use crate::types::{Measures, ObjectClass, RuleKind, Track, secs};
 
 /// Less history than this (seconds): not evaluated, not active.
 pub const MIN_SPAN_S: f64 = 1.0;
 /// Fewer samples than this in the window: not evaluated, not active.
 pub const MIN_SAMPLES: usize = 5;
-/// The measure that flags racing; the weaving debouncer publishes an update when it rises.
-pub const RACING: &str = "racing";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -432,6 +430,26 @@ struct TrackState {
     max_reversals: u32,
     max_swing: f64,
     max_swing_px: f64,
+}
+
+impl Rule for WeavingRule {
+    fn kind(&self) -> RuleKind {
+        RuleKind::Weaving
+    }
+    fn class(&self) -> ObjectClass {
+        ObjectClass::Vehicle
+    }
+    fn observe(
+        &mut self,
+        ts: Timestamp,
+        tracks: &[Track],
+        ground: Option<GroundMap<'_>>,
+    ) -> Vec<Observation> {
+        WeavingRule::observe(self, ts, tracks, ground)
+    }
+    fn reset(&mut self) {
+        WeavingRule::reset(self)
+    }
 }
 
 /// One per zone. See the module docs.

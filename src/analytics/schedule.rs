@@ -43,8 +43,9 @@ enum Window {
     },
 }
 
-/// A parsed schedule. See the module docs for the syntax.
-#[derive(Debug, Clone)]
+/// A parsed schedule. See the module docs for the syntax. Two schedules are equal when
+/// their windows and time zone are (a reload compares zones with it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     windows: Vec<Window>,
     tz: TimeZone,

@@ -10,10 +10,31 @@ use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
 use sha2::{Digest, Sha256};
 
-use crate::config::EvidenceConfig;
-use crate::event::Snapshot;
+use crate::publish::document::Snapshot;
 use crate::types::{ObjectClass, Track};
-use crate::zone::Polygon;
+
+/// Where snapshots go and how much of them is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceSettings {
+    pub dir: PathBuf,
+    pub jpeg_quality: i32,
+    pub max_files: usize,
+    pub max_bytes: u64,
+    pub max_age_s: f64,
+}
+
+/// Polygon vertices (normalised to the frame, [0, 1]) in pixels of a `w`×`h` frame.
+pub fn polygon_pixels(points: &[[f64; 2]], w: u32, h: u32) -> Vec<(i32, i32)> {
+    points
+        .iter()
+        .map(|p| {
+            (
+                (p[0] * w as f64).round() as i32,
+                (p[1] * h as f64).round() as i32,
+            )
+        })
+        .collect()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -31,7 +52,8 @@ pub enum EvidenceError {
 pub struct Annotation<'a> {
     pub camera: &'a str,
     pub zone_id: &'a str,
-    pub zone: &'a Polygon,
+    /// The zone polygon, normalised to the frame.
+    pub zone: &'a [[f64; 2]],
     pub tracks: &'a [Track],
     /// Track ids of the alert's members (drawn red).
     pub members: &'a [u64],
@@ -46,7 +68,7 @@ pub struct Annotation<'a> {
 }
 
 pub struct EvidenceStore {
-    cfg: EvidenceConfig,
+    cfg: EvidenceSettings,
     canvas: Mat,
     jpeg: Vector<u8>,
     params: Vector<i32>,
@@ -57,7 +79,7 @@ pub struct EvidenceStore {
 
 impl EvidenceStore {
     /// Open (and create) the evidence directory and index what is already there.
-    pub fn open(cfg: EvidenceConfig) -> Result<Self, EvidenceError> {
+    pub fn open(cfg: EvidenceSettings) -> Result<Self, EvidenceError> {
         let dir_err = |reason: String| EvidenceError::Dir {
             dir: cfg.dir.display().to_string(),
             reason,
@@ -195,9 +217,7 @@ pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
     let white = Scalar::new(255.0, 255.0, 255.0, 0.0);
     let black = Scalar::new(0.0, 0.0, 0.0, 0.0);
 
-    let zone: Vector<Point> = ann
-        .zone
-        .to_pixels(w as u32, h as u32)
+    let zone: Vector<Point> = polygon_pixels(ann.zone, w as u32, h as u32)
         .into_iter()
         .map(|(x, y)| Point::new(x, y))
         .collect();
@@ -312,7 +332,7 @@ mod tests {
     use opencv::core::{CV_8UC3, Mat, Scalar};
 
     fn store(dir: &Path, max_files: usize, max_bytes: u64, max_age_s: f64) -> EvidenceStore {
-        EvidenceStore::open(EvidenceConfig {
+        EvidenceStore::open(EvidenceSettings {
             dir: dir.to_path_buf(),
             jpeg_quality: 80,
             max_files,
@@ -324,7 +344,7 @@ mod tests {
 
     fn save(s: &mut EvidenceStore, name: &str, now: i64) -> Snapshot {
         let frame = Mat::new_rows_cols_with_default(120, 160, CV_8UC3, Scalar::all(90.0)).unwrap();
-        let zone = Polygon::new(vec![[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]).unwrap();
+        let zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]];
         let ann = Annotation {
             camera: "cam-1",
             zone_id: "z",

@@ -1,5 +1,5 @@
 //! Rules turn the tracks of one zone into per-frame [`Observation`]s; the
-//! [`Debouncer`](crate::debounce::Debouncer) turns observations into lifecycle events.
+//! [`Debouncer`](crate::analytics::debounce::Debouncer) turns observations into lifecycle events.
 //!
 //! Contract for every rule:
 //! - one rule instance per zone; call it on every analysed frame, with that frame's timestamp;
@@ -9,34 +9,33 @@
 //!   A candidate the rule does not report in a frame counts as not active.
 //!   Timing (minimum duration, grace, clear-after, cooldown) is the debouncer's job.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub mod gathering;
-pub mod weaving;
+pub use crate::types::{Measures, RuleKind};
+use crate::types::{ObjectClass, Track};
 
-/// The rule's measurements, free-form (`spread_px`, `speed`...), copied into events.
-pub type Measures = serde_json::Map<String, serde_json::Value>;
+/// The boolean measure that flags street racing; the weaving debouncer publishes an
+/// update when it rises, and incidents carry it as [`IncidentEvent::racing`](crate::types::IncidentEvent::racing).
+pub const RACING: &str = "racing";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleKind {
-    Gathering,
-    Weaving,
-}
+/// Maps a foot point in frame pixels to ground-plane metres (from a calibration).
+pub type GroundMap<'a> = &'a dyn Fn((f32, f32)) -> (f32, f32);
 
-impl RuleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleKind::Gathering => "gathering",
-            RuleKind::Weaving => "weaving",
-        }
-    }
-}
-
-impl std::fmt::Display for RuleKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// A rule: the tracks of one zone in, one [`Observation`] per candidate out.
+pub trait Rule: Send {
+    fn kind(&self) -> RuleKind;
+    /// The class of tracks the rule looks at (people for gathering, vehicles for weaving).
+    fn class(&self) -> ObjectClass;
+    /// One analysed frame: the confirmed tracks of `class()` inside the zone.
+    fn observe(
+        &mut self,
+        ts: Timestamp,
+        tracks: &[Track],
+        ground: Option<GroundMap<'_>>,
+    ) -> Vec<Observation>;
+    /// Forget every candidate (the schedule closed).
+    fn reset(&mut self);
 }
 
 /// One candidate as a rule sees it in one frame.
@@ -103,6 +102,8 @@ pub fn convex_hull(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::types::RuleKind;
 
     #[test]
     fn rule_kind_serde() {

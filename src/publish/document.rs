@@ -7,9 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::debounce::{IncidentEvent, Phase};
+use crate::types::{CameraStatus, HealthChange, IncidentEvent, Phase, ZoneCount};
 
 pub const SCHEMA: &str = "wardwatch.event/1";
+pub const STATE_SCHEMA: &str = "wardwatch.state/1";
+pub const CAMERA_SCHEMA: &str = "wardwatch.camera/1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -162,5 +164,113 @@ impl Event {
         }
         s.push_str(&format!(" id={}", self.id));
         s
+    }
+}
+
+/// One active alert in the state document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveAlert {
+    pub id: String,
+    pub rule: String,
+    pub zone: String,
+    pub people: usize,
+    pub started_local: String,
+    /// Path of the latest snapshot on the appliance.
+    pub snapshot: Option<String>,
+}
+
+impl From<&Event> for ActiveAlert {
+    fn from(e: &Event) -> Self {
+        ActiveAlert {
+            id: e.id.clone(),
+            rule: e.rule.clone(),
+            zone: e.zone.clone(),
+            people: e.people,
+            started_local: e.started_local.clone(),
+            snapshot: e.snapshot.as_ref().map(|s| s.path.clone()),
+        }
+    }
+}
+
+/// People in one zone, in the state document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneState {
+    pub people: usize,
+}
+
+/// The retained per-camera state (`wardwatch.state/1`), see docs/events.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateDoc {
+    pub schema: String,
+    pub site: String,
+    pub camera: String,
+    pub time_utc: String,
+    pub time_local: String,
+    pub active: Vec<ActiveAlert>,
+    pub zones: std::collections::BTreeMap<String, ZoneState>,
+}
+
+impl StateDoc {
+    pub fn new(
+        b: &EventBuilder,
+        ts: jiff::Timestamp,
+        active: Vec<ActiveAlert>,
+        zones: &[ZoneCount],
+    ) -> Self {
+        StateDoc {
+            schema: STATE_SCHEMA.into(),
+            site: b.site.clone(),
+            camera: b.camera.clone(),
+            time_utc: fmt_utc(ts),
+            time_local: fmt_local(ts, &b.tz),
+            active,
+            zones: zones
+                .iter()
+                .map(|z| (z.zone.clone(), ZoneState { people: z.people }))
+                .collect(),
+        }
+    }
+}
+
+/// A camera health change (`wardwatch.camera/1`), see docs/events.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthDoc {
+    pub schema: String,
+    /// Always `camera`, so that consumers of the events topic can tell it from alerts.
+    pub rule: String,
+    pub site: String,
+    pub camera: String,
+    pub status: CameraStatus,
+    pub reason: String,
+    pub time_utc: String,
+    pub time_local: String,
+}
+
+impl HealthDoc {
+    pub fn new(site: &str, camera: &str, tz: &jiff::tz::TimeZone, c: &HealthChange) -> Self {
+        HealthDoc {
+            schema: CAMERA_SCHEMA.into(),
+            rule: "camera".into(),
+            site: site.into(),
+            camera: camera.into(),
+            status: c.status,
+            reason: c.reason.clone(),
+            time_utc: fmt_utc(c.at),
+            time_local: fmt_local(c.at, tz),
+        }
+    }
+
+    /// One readable line for the console: `2026-11-26 23:00:00 CAMERA cam-1 Offline reason`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} CAMERA {} {:?} {}",
+            self.time_local
+                .get(..19)
+                .unwrap_or(&self.time_local)
+                .replace('T', " "),
+            self.camera,
+            self.status,
+            self.reason
+        )
     }
 }

@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
+
+use crate::clock::Clock;
+use crate::types::FrameMeta;
 use opencv::core::Mat;
 use opencv::prelude::*;
 use opencv::videoio::{self, VideoCapture};
@@ -25,19 +28,29 @@ pub enum SourceError {
 
 /// One decoded frame. `image` is reused between reads.
 pub struct Frame {
-    /// 0-based index of the frame in the source (every decoded frame counts).
-    pub index: u64,
-    pub ts: Timestamp,
+    pub meta: FrameMeta,
     pub image: Mat,
 }
 
-impl Default for Frame {
-    fn default() -> Self {
-        Self {
-            index: 0,
-            ts: Timestamp::UNIX_EPOCH,
-            image: Mat::default(),
-        }
+/// What a source can do; the capture loop drives it. `grab` decodes the next frame and
+/// stamps it, `retrieve` converts the grabbed frame to BGR only when it is due, so frames
+/// that are not analysed cost no conversion.
+pub trait Source: Send {
+    /// (Re)open. Returns the nominal frame rate, if the source reports a usable one.
+    fn open(&mut self) -> Result<Option<f64>, SourceError>;
+    fn is_open(&self) -> bool;
+    /// Decode the next frame and return its time; `Ok(None)`: the stream ended or
+    /// stalled (the source is closed; reopen to continue).
+    fn grab(&mut self) -> Result<Option<(u64, Timestamp)>, SourceError>;
+    /// Convert the last grabbed frame into `image` (reused).
+    fn retrieve(&mut self, image: &mut Mat) -> Result<(), SourceError>;
+    /// The source for messages, with credentials hidden.
+    fn describe(&self) -> String;
+    /// Whether a failure should be retried (live cameras) or ends the capture (replays).
+    fn reconnects(&self) -> bool;
+    /// Frames decoded in the current open, when the source knows them in advance.
+    fn frame_count(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -142,10 +155,19 @@ impl FileSource {
         if !ok || frame.image.empty() {
             return Ok(false);
         }
-        frame.index = self.next_index;
-        frame.ts = self.time_of(self.next_index);
+        frame.meta.index = self.next_index;
+        frame.meta.ts = self.time_of(self.next_index);
+        frame.meta.size = (frame.image.cols() as u32, frame.image.rows() as u32);
         self.next_index += 1;
         Ok(true)
+    }
+
+    fn read_err(&self, e: opencv::Error) -> SourceError {
+        SourceError::Read {
+            path: self.path.display().to_string(),
+            frame: self.next_index,
+            reason: e.to_string(),
+        }
     }
 
     /// Number of frames read so far.
@@ -158,6 +180,43 @@ impl FileSource {
         self.start
             .checked_add(SignedDuration::from_nanos(nanos))
             .unwrap_or(self.start)
+    }
+}
+
+impl Source for FileSource {
+    fn open(&mut self) -> Result<Option<f64>, SourceError> {
+        Ok(Some(self.fps))
+    }
+    fn is_open(&self) -> bool {
+        true
+    }
+    fn grab(&mut self) -> Result<Option<(u64, Timestamp)>, SourceError> {
+        let ok = self.cap.grab().map_err(|e| self.read_err(e))?;
+        if !ok {
+            return Ok(None);
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(Some((index, self.time_of(index))))
+    }
+    fn retrieve(&mut self, image: &mut Mat) -> Result<(), SourceError> {
+        let ok = self
+            .cap
+            .retrieve(image, 0)
+            .map_err(|e| self.read_err(e))?;
+        if !ok || image.empty() {
+            return Err(self.read_err(opencv::Error::new(0, "empty frame")));
+        }
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn reconnects(&self) -> bool {
+        false
+    }
+    fn frame_count(&self) -> Option<u64> {
+        self.frame_count
     }
 }
 
@@ -206,7 +265,7 @@ impl Sampler {
 }
 
 /// A live camera (RTSP/HTTP/V4L2) or a file played in real time (looping), for `wardwatch run`.
-/// Frames are stamped with the wall clock at capture. On failure the caller reconnects.
+/// Frames are stamped with the injected clock at grab. On failure the caller reconnects.
 pub struct LiveSource {
     url: String,
     cap: Option<VideoCapture>,
@@ -214,10 +273,18 @@ pub struct LiveSource {
     pace: Option<std::time::Duration>,
     next_due: Option<std::time::Instant>,
     index: u64,
+    timeout_ms: i32,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl LiveSource {
     pub fn new(url: &str) -> Self {
+        Self::with_clock(url, std::sync::Arc::new(crate::clock::SystemClock), 10.0)
+    }
+
+    /// A source whose frames are stamped by `clock`, with `timeout_s` open and read
+    /// timeouts for network streams.
+    pub fn with_clock(url: &str, clock: std::sync::Arc<dyn Clock>, timeout_s: f64) -> Self {
         let is_file = !url.contains("://") && !url.starts_with("/dev/");
         Self {
             url: url.to_string(),
@@ -226,15 +293,13 @@ impl LiveSource {
             pace: None,
             next_due: None,
             index: 0,
+            timeout_ms: (timeout_s * 1000.0).clamp(100.0, 600_000.0) as i32,
+            clock,
         }
     }
 
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    pub fn is_open(&self) -> bool {
-        self.cap.is_some()
     }
 
     /// The frame rate the stream reports, if it reports a usable one.
@@ -243,8 +308,33 @@ impl LiveSource {
         (f.is_finite() && f > 0.5 && f < 1000.0).then_some(f)
     }
 
-    /// (Re)open the stream. Network streams get 10 s open and read timeouts.
-    pub fn open(&mut self) -> Result<(), SourceError> {
+    /// Read the next frame (grab and convert). `Ok(false)` means the stream ended or
+    /// stalled: reconnect.
+    pub fn read(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
+        match self.grab()? {
+            None => Ok(false),
+            Some((index, ts)) => {
+                self.retrieve(&mut frame.image)?;
+                frame.meta.index = index;
+                frame.meta.ts = ts;
+                frame.meta.size = (frame.image.cols() as u32, frame.image.rows() as u32);
+                Ok(true)
+            }
+        }
+    }
+
+    fn read_err(&self, reason: String) -> SourceError {
+        SourceError::Read {
+            path: redact(&self.url),
+            frame: self.index,
+            reason,
+        }
+    }
+}
+
+impl Source for LiveSource {
+    /// (Re)open the stream. Network streams get open and read timeouts.
+    fn open(&mut self) -> Result<Option<f64>, SourceError> {
         self.cap = None;
         let err = |reason: String| SourceError::Open {
             path: redact(&self.url),
@@ -263,9 +353,9 @@ impl LiveSource {
         } else {
             let params = opencv::core::Vector::<i32>::from_slice(&[
                 videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
-                10_000,
+                self.timeout_ms,
                 videoio::CAP_PROP_READ_TIMEOUT_MSEC,
-                10_000,
+                self.timeout_ms,
             ]);
             VideoCapture::from_file_with_params(&self.url, videoio::CAP_FFMPEG, &params)
                 .map_err(|e| err(e.to_string()))?
@@ -277,18 +367,18 @@ impl LiveSource {
             ));
         }
         let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
-        self.pace = (self.is_file && fps.is_finite() && fps > 0.5 && fps < 1000.0)
-            .then(|| std::time::Duration::from_secs_f64(1.0 / fps));
+        let usable = fps.is_finite() && fps > 0.5 && fps < 1000.0;
+        self.pace = (self.is_file && usable).then(|| std::time::Duration::from_secs_f64(1.0 / fps));
         self.next_due = None;
         self.cap = Some(cap);
-        Ok(())
+        Ok(usable.then_some(fps))
     }
 
-    /// Read the next frame. `Ok(false)` means the stream ended or stalled: reconnect.
-    pub fn read(&mut self, frame: &mut Frame) -> Result<bool, SourceError> {
-        let Some(cap) = self.cap.as_mut() else {
-            return Ok(false);
-        };
+    fn is_open(&self) -> bool {
+        self.cap.is_some()
+    }
+
+    fn grab(&mut self) -> Result<Option<(u64, Timestamp)>, SourceError> {
         if let Some(pace) = self.pace {
             let now = std::time::Instant::now();
             let due = self.next_due.unwrap_or(now);
@@ -297,19 +387,50 @@ impl LiveSource {
             }
             self.next_due = Some(due.max(now) + pace);
         }
-        let ok = cap.read(&mut frame.image).map_err(|e| SourceError::Read {
-            path: redact(&self.url),
-            frame: self.index,
-            reason: e.to_string(),
-        })?;
-        if !ok || frame.image.empty() {
-            self.cap = None;
-            return Ok(false);
+        let Some(cap) = self.cap.as_mut() else {
+            return Ok(None);
+        };
+        let mut ok = cap.grab().map_err(|e| e.to_string());
+        if self.is_file && matches!(ok, Ok(false)) {
+            // A file camera loops: rewind instead of reporting the camera offline.
+            let _ = cap.set(videoio::CAP_PROP_POS_FRAMES, 0.0);
+            ok = cap.grab().map_err(|e| e.to_string());
         }
-        frame.index = self.index;
-        frame.ts = Timestamp::now();
-        self.index += 1;
-        Ok(true)
+        match ok {
+            Ok(true) => {
+                let ts = self.clock.now();
+                let index = self.index;
+                self.index += 1;
+                Ok(Some((index, ts)))
+            }
+            Ok(false) => {
+                self.cap = None;
+                Ok(None)
+            }
+            Err(e) => {
+                self.cap = None;
+                Err(self.read_err(e))
+            }
+        }
+    }
+
+    fn retrieve(&mut self, image: &mut Mat) -> Result<(), SourceError> {
+        let Some(cap) = self.cap.as_mut() else {
+            return Err(self.read_err("not open".into()));
+        };
+        match cap.retrieve(image, 0) {
+            Ok(true) if !image.empty() => Ok(()),
+            Ok(_) => Err(self.read_err("the grabbed frame could not be decoded".into())),
+            Err(e) => Err(self.read_err(e.to_string())),
+        }
+    }
+
+    fn describe(&self) -> String {
+        redact(&self.url)
+    }
+
+    fn reconnects(&self) -> bool {
+        true
     }
 }
 

@@ -39,17 +39,20 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{Measures, Observation, RuleKind};
+use crate::analytics::hold::HoldTimer;
+use crate::analytics::rules::{Observation, RACING};
+pub use crate::types::{IncidentEvent, Phase};
+use crate::types::{Measures, RuleKind, secs};
 
 /// Shortest time a new head-count must be stable before an `update` is published.
 pub const MIN_COUNT_STABLE_S: f64 = 2.0;
-/// Two active frames further apart than this with nothing in between are not one hold,
-/// even with `grace_s == 0` (the frames stopped coming, e.g. the camera was down).
-pub const MAX_FRAME_GAP_S: f64 = 2.0;
+pub use crate::analytics::hold::MAX_FRAME_GAP_S;
 
 pub const END_CLEARED: &str = "cleared";
 pub const END_SCHEDULE_CLOSED: &str = "schedule_closed";
 pub const END_SHUTDOWN: &str = "shutdown";
+pub const END_OF_STREAM: &str = "end_of_stream";
+pub const END_CONFIG_RELOAD: &str = "config_reload";
 pub const UPDATE_COUNT_CHANGED: &str = "count_changed";
 pub const UPDATE_PERIODIC: &str = "periodic";
 
@@ -71,96 +74,6 @@ impl Default for DebounceParams {
             clear_after_s: 30.0,
             cooldown_s: 120.0,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Start,
-    Update,
-    End,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IncidentEvent {
-    pub rule: RuleKind,
-    pub zone: String,
-    /// Assigned by the debouncer, increasing per zone+rule (see [`Debouncer::with_first_incident`]).
-    pub incident: u64,
-    /// 0 for start, +1 per event of the incident.
-    pub seq: u32,
-    pub phase: Phase,
-    /// When the condition began to hold (not when `start` was emitted).
-    pub started_at: Timestamp,
-    /// Time of the frame that produced this event.
-    pub at: Timestamp,
-    pub people: usize,
-    pub peak_people: usize,
-    pub track_ids: Vec<u64>,
-    pub hull: Vec<(f32, f32)>,
-    pub measures: Measures,
-    /// On `end`: `cleared`, `schedule_closed`, `shutdown` (or what `finish` was given).
-    pub reason: Option<String>,
-    /// On `update`: `count_changed`, `periodic`, or the name of a raised flag (see
-    /// [`Debouncer::with_update_on_flag`]; `racing` for weaving).
-    pub update_reason: Option<String>,
-}
-
-impl IncidentEvent {
-    /// Seconds from `started_at` to `at`.
-    pub fn duration_s(&self) -> f64 {
-        secs(self.at, self.started_at)
-    }
-}
-
-/// "The condition has held since", with grace: a gap shorter than `grace_s` between two
-/// active frames does not reset it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HoldTimer {
-    since: Option<Timestamp>,
-    last_true: Option<Timestamp>,
-    false_seen: bool,
-}
-
-impl HoldTimer {
-    pub fn observe(&mut self, ts: Timestamp, active: bool, grace_s: f64) {
-        if active {
-            let bridged = match (self.since, self.last_true) {
-                (Some(_), Some(last)) => {
-                    let gap = secs(ts, last);
-                    gap < grace_s || (!self.false_seen && gap <= MAX_FRAME_GAP_S)
-                }
-                _ => false,
-            };
-            if !bridged {
-                self.since = Some(ts);
-            }
-            self.last_true = Some(ts);
-            self.false_seen = false;
-        } else {
-            self.false_seen = true;
-            if let Some(last) = self.last_true
-                && secs(ts, last) >= grace_s
-            {
-                self.since = None;
-            }
-        }
-    }
-
-    /// Start of the current hold; `None` when not holding (and not within grace).
-    pub fn since(&self) -> Option<Timestamp> {
-        self.since
-    }
-
-    /// Last frame at which the condition held.
-    pub fn last_true(&self) -> Option<Timestamp> {
-        self.last_true
-    }
-
-    /// Seconds held at `ts` (0 when not holding).
-    pub fn held_s(&self, ts: Timestamp) -> f64 {
-        self.since.map_or(0.0, |s| secs(ts, s).max(0.0))
     }
 }
 
@@ -480,16 +393,13 @@ fn event(
         peak_people: inc.peak,
         track_ids,
         hull,
+        racing: measures.get(RACING) == Some(&serde_json::Value::Bool(true)),
         measures,
         reason: reason.map(str::to_string),
         update_reason: update_reason.map(str::to_string),
     }
 }
 
-/// `a - b` in seconds.
-pub(crate) fn secs(a: Timestamp, b: Timestamp) -> f64 {
-    a.duration_since(b).as_secs_f64()
-}
 
 #[cfg(test)]
 mod tests {

@@ -30,10 +30,12 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::debounce::{DebounceParams, HoldTimer, secs};
-use crate::rules::{Measures, Observation, RuleKind, convex_hull, num};
-use crate::types::{BBox, ObjectClass, Track};
-use crate::zone::Polygon;
+use crate::analytics::debounce::DebounceParams;
+use crate::analytics::hold::HoldTimer;
+pub use crate::analytics::rules::GroundMap;
+use crate::analytics::rules::{Observation, Rule, convex_hull, num};
+use crate::analytics::zone::Polygon;
+use crate::types::{BBox, Measures, ObjectClass, RuleKind, Track, secs};
 
 /// Speed is measured over about this much of the group's history.
 pub const SPEED_WINDOW_S: f64 = 2.0;
@@ -42,8 +44,6 @@ pub const MIN_SPEED_SPAN_S: f64 = 1.0;
 /// Minimum Jaccard overlap of track ids for a component to continue a candidate.
 pub const MATCH_JACCARD: f64 = 0.3;
 
-/// Pixels → ground-plane metres (e.g. from a homography of 4 calibrated points).
-pub type GroundMap<'a> = &'a dyn Fn((f32, f32)) -> (f32, f32);
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -77,7 +77,7 @@ impl Default for GatheringParams {
 }
 
 impl GatheringParams {
-    /// The timing part, for the zone's [`Debouncer`](crate::debounce::Debouncer).
+    /// The timing part, for the zone's [`Debouncer`](crate::analytics::debounce::Debouncer).
     pub fn debounce(&self) -> DebounceParams {
         DebounceParams {
             min_duration_s: self.min_duration_s,
@@ -158,6 +158,26 @@ struct Candidate {
     last_seen: Timestamp,
     history: VecDeque<Sample>,
     hold: HoldTimer,
+}
+
+impl Rule for GatheringRule {
+    fn kind(&self) -> RuleKind {
+        RuleKind::Gathering
+    }
+    fn class(&self) -> ObjectClass {
+        ObjectClass::Person
+    }
+    fn observe(
+        &mut self,
+        ts: Timestamp,
+        tracks: &[Track],
+        ground: Option<GroundMap<'_>>,
+    ) -> Vec<Observation> {
+        GatheringRule::observe(self, ts, tracks, ground)
+    }
+    fn reset(&mut self) {
+        GatheringRule::reset(self)
+    }
 }
 
 /// One per zone. See the module docs.

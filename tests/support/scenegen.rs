@@ -26,7 +26,7 @@ use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc, videoio};
 use serde::{Deserialize, Serialize};
 
-use crate::types::{BBox, ObjectClass};
+use wardwatch::types::{BBox, ObjectClass};
 
 /// One object moving through the scene.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

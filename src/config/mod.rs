@@ -8,6 +8,9 @@
 //! Relative paths in the file (model, evidence, outbox, file cameras) are relative to the
 //! directory that holds the config file, so a config works from any working directory.
 
+mod stages;
+pub use stages::Role;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,12 +21,12 @@ use serde::de::{self, Deserializer, Visitor};
 use crate::detect::{
     ClassMap, DecodeParams, DetectorSettings, ExecutionProvider, Fallback, Family, Resize,
 };
-use crate::rules::gathering::GatheringParams;
-use crate::rules::weaving::WeavingParams;
-use crate::schedule::Schedule;
+use crate::analytics::gathering::GatheringParams;
+use crate::analytics::weaving::WeavingParams;
+use crate::analytics::schedule::Schedule;
 use crate::track::TrackerConfig;
 use crate::types::ObjectClass;
-use crate::zone::Polygon;
+use crate::analytics::zone::Polygon;
 
 // ---------------------------------------------------------------- validated types
 
@@ -36,7 +39,30 @@ pub struct Config {
     pub detector: DetectorSettings,
     pub tracker: TrackerConfig,
     pub evidence: EvidenceConfig,
+    pub runtime: RuntimeConfig,
     pub cameras: Vec<CameraConfig>,
+}
+
+/// `[runtime]`: how `wardwatch run` watches its cameras.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeConfig {
+    /// Seconds between the per-camera stats lines in the log (0: never).
+    pub stats_every_s: f64,
+    /// A camera whose stream has given no frame for this long is reported offline
+    /// (`stream hung`), even while OpenCV is still waiting inside a read.
+    pub watchdog_s: f64,
+    /// Open and read timeout for network streams, seconds.
+    pub stream_timeout_s: f64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            stats_every_s: 60.0,
+            watchdog_s: 5.0,
+            stream_timeout_s: 10.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,36 +85,22 @@ pub struct MqttConfig {
     pub outbox_max_bytes: u64,
 }
 
-#[derive(Debug, Clone)]
-pub struct EvidenceConfig {
-    pub dir: PathBuf,
-    pub jpeg_quality: i32,
-    pub max_files: usize,
-    pub max_bytes: u64,
-    pub max_age_s: f64,
-}
+/// `[evidence]`: the evidence store's settings.
+pub type EvidenceConfig = crate::publish::evidence::EvidenceSettings;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CameraConfig {
     pub id: String,
     pub url: String,
     pub detect_fps: f64,
     pub enabled: bool,
     /// Ground-plane calibration: rule distances and speeds are in metres when present.
-    pub calibration: Option<crate::ground::Homography>,
+    pub calibration: Option<crate::analytics::ground::Homography>,
     pub zones: Vec<ZoneConfig>,
 }
 
-#[derive(Debug, Clone)]
-pub struct ZoneConfig {
-    pub id: String,
-    pub polygon: Polygon,
-    pub schedule: Schedule,
-    /// The schedule as written, for logs and events.
-    pub schedule_text: Vec<String>,
-    pub gathering: Option<GatheringParams>,
-    pub weaving: Option<WeavingParams>,
-}
+/// `[[camera.zone]]`: the analytics stage's zone settings.
+pub type ZoneConfig = crate::analytics::ZoneSettings;
 
 // ---------------------------------------------------------------- errors
 
@@ -144,6 +156,8 @@ struct RawConfig {
     tracker: RawTracker,
     #[serde(default)]
     evidence: RawEvidence,
+    #[serde(default)]
+    runtime: RawRuntime,
     /// Site-wide defaults for the gathering rule; zones override field by field.
     #[serde(default)]
     gathering: RawGathering,
@@ -219,6 +233,14 @@ struct RawTracker {
     match_iou_low: Option<f64>,
     min_hits: Option<i64>,
     lost_buffer: Option<Seconds>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuntime {
+    stats_every: Option<Seconds>,
+    watchdog: Option<Seconds>,
+    stream_timeout: Option<Seconds>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -575,6 +597,7 @@ impl Validator<'_> {
         let detector = self.model(&raw.model, base);
         let tracker = self.tracker(&raw.tracker);
         let evidence = self.evidence(&raw.evidence, base);
+        let runtime = self.runtime(&raw.runtime);
         self.gathering(
             &[Seg::Key("gathering")],
             &RawGathering::default(),
@@ -660,8 +683,30 @@ impl Validator<'_> {
             detector: detector?,
             tracker: tracker?,
             evidence: evidence?,
+            runtime: runtime?,
             cameras,
         })
+    }
+
+    fn runtime(&mut self, r: &RawRuntime) -> Option<RuntimeConfig> {
+        let d = RuntimeConfig::default();
+        let before = self.issues.len();
+        let mut get = |v: &Option<Seconds>, field: &'static str, def: f64, min: f64, max: f64| {
+            let x = v.as_ref().map_or(def, |s| s.0);
+            if !(x.is_finite() && x >= min && x <= max) {
+                self.issue(
+                    &[Seg::Key("runtime"), Seg::Key(field)],
+                    format!("{x} s is out of range: use {min} to {max} s (default {def} s)"),
+                );
+            }
+            x
+        };
+        let rc = RuntimeConfig {
+            stats_every_s: get(&r.stats_every, "stats_every", d.stats_every_s, 0.0, 86400.0),
+            watchdog_s: get(&r.watchdog, "watchdog", d.watchdog_s, 1.0, 600.0),
+            stream_timeout_s: get(&r.stream_timeout, "stream_timeout", d.stream_timeout_s, 1.0, 600.0),
+        };
+        (self.issues.len() == before).then_some(rc)
     }
 
     fn site(&mut self, s: &RawSite) -> Option<SiteConfig> {
@@ -704,7 +749,7 @@ impl Validator<'_> {
             .url
             .clone()
             .unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
-        if let Err(e) = crate::sink::mqtt::MqttSettings::parse_url(&url) {
+        if let Err(e) = crate::publish::mqtt::MqttSettings::parse_url(&url) {
             self.issue(&k("url"), e);
             ok = false;
         }
@@ -1245,7 +1290,7 @@ impl Validator<'_> {
         (self.issues.len() == before).then_some(params)
     }
 
-    fn calibration(&mut self, ci: usize, c: &RawCalibration) -> Option<crate::ground::Homography> {
+    fn calibration(&mut self, ci: usize, c: &RawCalibration) -> Option<crate::analytics::ground::Homography> {
         let path = [Seg::Key("camera"), Seg::Idx(ci), Seg::Key("calibration")];
         let four = |v: &Vec<Vec<f64>>| -> Option<[[f64; 2]; 4]> {
             (v.len() == 4
@@ -1264,7 +1309,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        match crate::ground::Homography::from_points(&image, &world) {
+        match crate::analytics::ground::Homography::from_points(&image, &world) {
             Ok(h) => Some(h),
             Err(e) => {
                 self.issue(&path, e);

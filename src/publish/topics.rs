@@ -1,10 +1,8 @@
-//! Sinks: MQTT delivery through a durable on-disk outbox.
+//! Topics and the typed documents queued on them, through the durable outbox.
 
-pub mod mqtt;
-pub mod outbox;
 
-use crate::event::Event;
-use outbox::{Outbox, OutboxError};
+use crate::publish::document::{Event, HealthDoc, StateDoc};
+use crate::publish::outbox::{Outbox, OutboxError};
 
 /// Topic layout (docs/events.md):
 /// `<prefix>/<site>/<camera>/events`, `…/state`, `…/snapshot`, `<prefix>/<site>/status`.
@@ -46,7 +44,7 @@ impl Publisher {
     }
 
     /// Queue the camera's retained state document (droppable: a newer one supersedes it).
-    pub fn state(&self, camera: &str, state: &serde_json::Value) -> Result<(), OutboxError> {
+    pub fn state(&self, camera: &str, state: &StateDoc) -> Result<(), OutboxError> {
         let payload = serde_json::to_vec(state).expect("state serialises");
         self.outbox
             .enqueue(&self.state_topic(camera), &payload, true, true)
@@ -59,7 +57,7 @@ impl Publisher {
 
     /// Queue a camera health change: on the events topic (never dropped) and retained on
     /// `…/health` (droppable: a newer one supersedes it).
-    pub fn health(&self, camera: &str, doc: &serde_json::Value) -> Result<(), OutboxError> {
+    pub fn health(&self, camera: &str, doc: &HealthDoc) -> Result<(), OutboxError> {
         let payload = serde_json::to_vec(doc).expect("health serialises");
         self.outbox
             .enqueue(&self.events_topic(camera), &payload, false, false)?;

@@ -1,0 +1,219 @@
+//! One camera's analytics: detections → tracker → zone membership → rules → debouncer →
+//! a [`FrameReport`]. Plain data in and out; no I/O, no clocks, no images.
+
+use jiff::Timestamp;
+
+use crate::analytics::debounce::Debouncer;
+use crate::analytics::gathering::{GatheringParams, GatheringRule};
+use crate::analytics::ground::Homography;
+use crate::analytics::rules::{GroundMap, Rule};
+use crate::analytics::schedule::Schedule;
+use crate::analytics::weaving::{WeavingParams, WeavingRule};
+use crate::analytics::zone::Polygon;
+use crate::track::{Tracker, TrackerConfig};
+use crate::types::{Detections, FrameReport, IncidentEvent, Track, ZoneCount};
+
+/// One zone: where, when, and which rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneSettings {
+    pub id: String,
+    pub polygon: Polygon,
+    pub schedule: Schedule,
+    /// The schedule as written, for logs and drawings.
+    pub schedule_text: Vec<String>,
+    pub gathering: Option<GatheringParams>,
+    pub weaving: Option<WeavingParams>,
+}
+
+/// Everything one camera's analytics needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyticsSettings {
+    pub camera_id: String,
+    /// Ground-plane calibration: rule distances and speeds are in metres when present.
+    pub calibration: Option<Homography>,
+    pub tracker: TrackerConfig,
+    pub zones: Vec<ZoneSettings>,
+}
+
+struct ZoneRuntime {
+    settings: ZoneSettings,
+    rules: Vec<(Box<dyn Rule>, Debouncer)>,
+    /// Confirmed tracks whose foot point is inside the zone (reused buffer).
+    inside: Vec<Track>,
+    /// Confirmed people inside after the last step.
+    people: usize,
+}
+
+impl ZoneRuntime {
+    fn new(z: ZoneSettings) -> Self {
+        let mut rules: Vec<(Box<dyn Rule>, Debouncer)> = Vec::new();
+        if let Some(p) = z.gathering {
+            let d = Debouncer::new(&z.id, crate::types::RuleKind::Gathering, p.debounce());
+            rules.push((Box::new(GatheringRule::new(p)), d));
+        }
+        if let Some(p) = z.weaving {
+            rules.push((Box::new(WeavingRule::new(p)), p.debouncer(&z.id)));
+        }
+        Self {
+            settings: z,
+            rules,
+            inside: Vec::new(),
+            people: 0,
+        }
+    }
+}
+
+pub struct CameraAnalytics {
+    camera_id: String,
+    calibration: Option<Homography>,
+    tracker: Tracker,
+    zones: Vec<ZoneRuntime>,
+    /// Rule tracks of one class inside one zone (reused buffer).
+    of_class: Vec<Track>,
+}
+
+impl CameraAnalytics {
+    pub fn new(s: AnalyticsSettings) -> Self {
+        Self {
+            camera_id: s.camera_id,
+            calibration: s.calibration,
+            tracker: Tracker::new(s.tracker),
+            zones: s.zones.into_iter().map(ZoneRuntime::new).collect(),
+            of_class: Vec::new(),
+        }
+    }
+
+    pub fn camera_id(&self) -> &str {
+        &self.camera_id
+    }
+
+    /// Analyse one frame's detections.
+    pub fn step(&mut self, dets: &Detections) -> FrameReport {
+        let incidents = self.step_incidents(dets.meta.ts, dets.meta.size, &dets.items);
+        FrameReport {
+            meta: dets.meta.clone(),
+            tracks: self.tracker.tracks().to_vec(),
+            zone_counts: self.zone_counts(),
+            incidents,
+        }
+    }
+
+    /// Analyse one frame's detections taken at `ts`; only the incident events.
+    pub fn step_incidents(
+        &mut self,
+        ts: Timestamp,
+        frame_size: (u32, u32),
+        detections: &[crate::types::Detection],
+    ) -> Vec<IncidentEvent> {
+        let tracks = self.tracker.update(ts, detections);
+        let calibration = self.calibration;
+        let to_metres = move |p: (f32, f32)| {
+            calibration.map_or(p, |h| h.apply_px(p, frame_size.0, frame_size.1))
+        };
+        let ground: Option<GroundMap<'_>> = calibration.is_some().then_some(&to_metres as _);
+        let mut out = Vec::new();
+        for zone in self.zones.iter_mut() {
+            zone.inside.clear();
+            zone.inside.extend(
+                tracks
+                    .iter()
+                    .filter(|t| {
+                        t.confirmed
+                            && zone.settings.polygon.contains_px(
+                                t.bbox.bottom_center(),
+                                frame_size.0,
+                                frame_size.1,
+                            )
+                    })
+                    .cloned(),
+            );
+            zone.people = zone
+                .inside
+                .iter()
+                .filter(|t| t.class == crate::types::ObjectClass::Person)
+                .count();
+            let open = zone.settings.schedule.is_active(ts);
+            for (rule, debouncer) in zone.rules.iter_mut() {
+                let obs = if open {
+                    self.of_class.clear();
+                    let class = rule.class();
+                    self.of_class
+                        .extend(zone.inside.iter().filter(|t| t.class == class).cloned());
+                    rule.observe(ts, &self.of_class, ground)
+                } else {
+                    Vec::new()
+                };
+                out.extend(debouncer.step(ts, open, &obs));
+            }
+        }
+        out
+    }
+
+    /// End every active incident (end of a replay, shutdown, config reload).
+    pub fn finish(&mut self, ts: Timestamp, reason: &str) -> Vec<IncidentEvent> {
+        let mut out = Vec::new();
+        for zone in self.zones.iter_mut() {
+            for (_, debouncer) in zone.rules.iter_mut() {
+                out.extend(debouncer.finish(ts, reason));
+            }
+        }
+        out
+    }
+
+    /// Swap in new settings without losing what did not change: zones whose settings are
+    /// equal keep their rule state and open incidents; changed or removed zones end their
+    /// incidents with `reason` (returned); new zones start fresh. The tracker is kept when
+    /// its settings are equal, so track ids carry on.
+    pub fn reconfigure(
+        &mut self,
+        s: AnalyticsSettings,
+        ts: Timestamp,
+        reason: &str,
+    ) -> Vec<IncidentEvent> {
+        let mut out = Vec::new();
+        let mut old: Vec<ZoneRuntime> = std::mem::take(&mut self.zones);
+        let tracker_same = self.tracker.config() == &s.tracker && self.calibration == s.calibration;
+        for z in s.zones {
+            let kept = old
+                .iter()
+                .position(|o| o.settings == z && tracker_same)
+                .map(|i| old.remove(i));
+            self.zones.push(kept.unwrap_or_else(|| ZoneRuntime::new(z)));
+        }
+        for mut gone in old {
+            for (_, debouncer) in gone.rules.iter_mut() {
+                out.extend(debouncer.finish(ts, reason));
+            }
+        }
+        if !tracker_same {
+            self.tracker = Tracker::new(s.tracker);
+            self.calibration = s.calibration;
+        }
+        self.camera_id = s.camera_id;
+        out
+    }
+
+    /// Tracks after the last `step`.
+    pub fn tracks(&self) -> &[Track] {
+        self.tracker.tracks()
+    }
+
+    /// Confirmed people inside each zone after the last step.
+    pub fn zone_counts(&self) -> Vec<ZoneCount> {
+        self.zones
+            .iter()
+            .map(|z| ZoneCount {
+                zone: z.settings.id.clone(),
+                people: z.people,
+            })
+            .collect()
+    }
+
+    pub fn active_incidents(&self) -> usize {
+        self.zones
+            .iter()
+            .flat_map(|z| z.rules.iter())
+            .map(|(_, d)| d.active_count())
+            .sum()
+    }
+}

@@ -1,0 +1,25 @@
+//! Analytics: tracks → zones → rules → debouncer → incident events, per camera.
+//!
+//! Plain data in ([`Detections`](crate::types::Detections)), plain data out
+//! ([`FrameReport`](crate::types::FrameReport)); no images, no clocks, no I/O. Time is the
+//! frame's timestamp, so a replay can pretend it is 23:00 and tests never sleep.
+//!
+//! - [`zone`]: polygons in normalised frame coordinates, foot-point membership;
+//! - [`schedule`]: curfew windows in the site's time zone;
+//! - [`ground`]: optional ground-plane calibration (pixels → metres);
+//! - [`rules`]: the [`Rule`](rules::Rule) contract, with [`gathering`] and [`weaving`];
+//! - [`hold`]: the "held since, with grace" timer shared by rules and the debouncer;
+//! - [`debounce`]: observations → start / update / end;
+//! - [`camera`]: one camera's tracker, zones and rules composed; its settings type.
+
+pub mod camera;
+pub mod debounce;
+pub mod gathering;
+pub mod ground;
+pub mod hold;
+pub mod rules;
+pub mod schedule;
+pub mod weaving;
+pub mod zone;
+
+pub use camera::{AnalyticsSettings, CameraAnalytics, ZoneSettings};

@@ -1,0 +1,110 @@
+//! Config builds each stage's settings: the stages never see the config types.
+
+use std::path::PathBuf;
+
+use super::{CameraConfig, Config};
+use crate::analytics::AnalyticsSettings;
+use crate::media::capture::{CaptureSettings, Delivery};
+use crate::publish::dispatch::ZoneOutline;
+use crate::publish::document::EventBuilder;
+use crate::publish::mqtt::MqttSettings;
+use crate::publish::topics::Publisher;
+use crate::runtime::DeliverySettings;
+
+/// Who is publishing: the appliance, or a replay beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `wardwatch run`: the configured client id, the site status topic and last will,
+    /// the configured outbox and topic prefix.
+    Appliance,
+    /// `wardwatch replay`: its own client id (`<client_id>-replay-<pid>`), never the site
+    /// status, its own outbox (`<outbox>-replay`) and topics under `<prefix>/replay`, so
+    /// that a tuning replay can neither knock the appliance off the broker nor pass for
+    /// a real alert.
+    Replay,
+}
+
+impl Config {
+    pub fn analytics(&self, cam: &CameraConfig) -> AnalyticsSettings {
+        AnalyticsSettings {
+            camera_id: cam.id.clone(),
+            calibration: cam.calibration,
+            tracker: self.tracker.clone(),
+            zones: cam.zones.clone(),
+        }
+    }
+
+    pub fn zone_outlines(&self, cam: &CameraConfig) -> Vec<ZoneOutline> {
+        cam.zones
+            .iter()
+            .map(|z| ZoneOutline {
+                id: z.id.clone(),
+                points: z.polygon.points().to_vec(),
+            })
+            .collect()
+    }
+
+    pub fn event_builder(&self, cam: &CameraConfig) -> EventBuilder {
+        EventBuilder {
+            site: self.site.name.clone(),
+            camera: cam.id.clone(),
+            tz: self.site.timezone.clone(),
+        }
+    }
+
+    pub fn capture(&self, cam: &CameraConfig, delivery: Delivery) -> CaptureSettings {
+        CaptureSettings::new(&cam.id, cam.detect_fps, delivery)
+    }
+
+    pub fn topic_prefix(&self, role: Role) -> String {
+        match role {
+            Role::Appliance => self.mqtt.topic_prefix.clone(),
+            Role::Replay => format!("{}/replay", self.mqtt.topic_prefix),
+        }
+    }
+
+    pub fn outbox_dir(&self, role: Role) -> PathBuf {
+        match role {
+            Role::Appliance => self.mqtt.outbox_dir.clone(),
+            Role::Replay => {
+                let mut name = self
+                    .mqtt
+                    .outbox_dir
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_else(|| "outbox".into());
+                name.push("-replay");
+                self.mqtt.outbox_dir.with_file_name(name)
+            }
+        }
+    }
+
+    pub fn delivery(&self, role: Role) -> DeliverySettings {
+        let m = &self.mqtt;
+        let (client_id, status_topic) = match role {
+            Role::Appliance => (
+                m.client_id.clone(),
+                Publisher::status_topic(&m.topic_prefix, &self.site.name),
+            ),
+            Role::Replay => (
+                format!("{}-replay-{}", m.client_id, std::process::id()),
+                String::new(),
+            ),
+        };
+        DeliverySettings {
+            mqtt: MqttSettings {
+                url: m.url.clone(),
+                client_id,
+                username: m.username.clone(),
+                password: m.password.clone(),
+                keep_alive_s: m.keep_alive_s,
+                ca_file: m.ca_file.clone(),
+                status_topic,
+            },
+            outbox_dir: self.outbox_dir(role),
+            outbox_max_bytes: m.outbox_max_bytes,
+            topic_prefix: self.topic_prefix(role),
+            site: self.site.name.clone(),
+        }
+    }
+}

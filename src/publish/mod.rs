@@ -1,0 +1,22 @@
+//! Publishing: what the duty desk receives.
+//!
+//! - [`document`]: the typed event, state and camera-health documents (docs/events.md);
+//! - [`evidence`]: annotated JPEG snapshots with bounded disk use;
+//! - [`dispatch`]: a camera's frame reports → events, evidence and retained state;
+//! - [`topics`]: the MQTT topic layout and queueing into the outbox;
+//! - [`outbox`]: the durable on-disk queue (removed only on PUBACK);
+//! - [`mqtt`]: the MQTT client that drains the outbox;
+//! - [`console`]: the lines printed on stdout.
+//!
+//! Publishing takes plain data ([`FrameReport`](crate::types::FrameReport),
+//! [`HealthChange`](crate::types::HealthChange)); it never calls back into analytics.
+
+pub mod console;
+pub mod dispatch;
+pub mod document;
+pub mod evidence;
+pub mod mqtt;
+pub mod outbox;
+pub mod topics;
+
+pub use topics::Publisher;

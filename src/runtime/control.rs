@@ -1,0 +1,382 @@
+//! `wardwatch run`: start the chain and every enabled camera, then watch: signals
+//! (SIGINT/SIGTERM stop, SIGHUP reloads), config file changes (reloaded camera by
+//! camera), hung streams (the watchdog) and the periodic stats line.
+//!
+//! **Reload camera by camera.** A camera whose settings are equal keeps streaming and
+//! its incidents carry on. A camera whose zones, rules or schedules changed keeps its
+//! stream; its analytics are reconfigured, and only incidents of the zones that changed
+//! end with `config_reload`. A camera whose url or `detect_fps` changed reconnects (its
+//! analytics are reconfigured the same way). Removed or disabled cameras end their
+//! incidents with `config_reload`. `[mqtt]` changes need a restart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::analytics::CameraAnalytics;
+use crate::analytics::debounce::{END_CONFIG_RELOAD, END_SHUTDOWN};
+use crate::clock::Clock;
+use crate::config::{CameraConfig, Config, ConfigError, Role};
+use crate::detect::{DetectError, Detector};
+use crate::media::capture::{Capture, CaptureEnd, Delivery as FrameDelivery, FrameSlot};
+use crate::media::source::LiveSource;
+use crate::publish::dispatch::Dispatcher;
+use crate::publish::evidence::{EvidenceError, EvidenceStore};
+use crate::publish::outbox::OutboxError;
+use crate::runtime::publisher::{PublishMsg, PublishWorker, Stdout};
+use crate::runtime::worker::{WorkerCmd, WorkerOptions, percentiles};
+use crate::runtime::{Chain, Delivery, spawn_capture};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Detect(#[from] DetectError),
+    #[error("{0}")]
+    Evidence(#[from] EvidenceError),
+    #[error("{0}")]
+    Outbox(#[from] OutboxError),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// One running camera.
+struct Running {
+    cfg: CameraConfig,
+    capture: Arc<Capture>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<CaptureEnd>>,
+    /// The watchdog reported this camera offline while its read hung.
+    hung_reported: bool,
+}
+
+impl Running {
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+    fn join(&mut self) {
+        self.stop();
+        if let Some(t) = self.thread.take() {
+            // A capture stuck in a read that ignores its timeout is left behind rather
+            // than blocking the whole appliance; it exits when the read returns.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                tracing::warn!(camera = %self.cfg.id, "capture thread still blocked in a read; leaving it to finish on its own");
+            }
+        }
+    }
+}
+
+struct App<'a> {
+    cfg: Config,
+    chain: &'a Chain,
+    clock: Arc<dyn Clock>,
+    publisher: crate::publish::Publisher,
+    cams: BTreeMap<String, Running>,
+}
+
+impl App<'_> {
+    fn start_camera(&mut self, cam: &CameraConfig, slot: Option<Arc<FrameSlot>>) -> Result<(), RunError> {
+        let new_slot = slot.is_none();
+        let slot = slot.unwrap_or_else(|| FrameSlot::new(self.chain.doorbell.clone()));
+        if new_slot {
+            let _ = self.chain.publish_tx.send(PublishMsg::Camera(Box::new(Dispatcher::new(
+                self.cfg.event_builder(cam),
+                self.cfg.zone_outlines(cam),
+                Some(self.publisher.clone()),
+            ))));
+            let _ = self.chain.worker_tx.send(WorkerCmd::Add {
+                camera: cam.id.clone(),
+                slot: slot.clone(),
+                analytics: CameraAnalytics::new(self.cfg.analytics(cam)),
+            });
+        }
+        let capture = Arc::new(Capture::new(
+            self.cfg.capture(cam, FrameDelivery::Latest),
+            slot,
+        ));
+        let source = LiveSource::with_clock(&cam.url, self.clock.clone(), self.cfg.runtime.stream_timeout_s);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = spawn_capture(
+            capture.clone(),
+            Box::new(source),
+            stop.clone(),
+            Some(self.chain.publish_tx.clone()),
+            self.clock.clone(),
+        )?;
+        self.cams.insert(
+            cam.id.clone(),
+            Running {
+                cfg: cam.clone(),
+                capture,
+                stop,
+                thread: Some(thread),
+                hung_reported: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Apply a new, valid config camera by camera.
+    fn reload(&mut self, new: Config) -> Result<(), RunError> {
+        if new.mqtt != self.cfg.mqtt {
+            tracing::warn!("[mqtt] changed: the new broker settings take effect after a restart");
+        }
+        if new.detector != self.cfg.detector {
+            match Detector::load(new.detector.clone()) {
+                Ok(d) => {
+                    let _ = self.chain.worker_tx.send(WorkerCmd::Detector(Box::new(d)));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "new [model] refused; keeping the running model")
+                }
+            }
+        }
+        let old = std::mem::replace(&mut self.cfg, new);
+        let wanted: Vec<CameraConfig> = self.cfg.cameras.iter().filter(|c| c.enabled).cloned().collect();
+        let (mut kept, mut changed, mut restarted, mut added, mut removed) = (0, 0, 0, 0, 0);
+        let ids: Vec<String> = self.cams.keys().cloned().collect();
+        for id in ids {
+            if !wanted.iter().any(|c| c.id == id) {
+                if let Some(mut r) = self.cams.remove(&id) {
+                    r.join();
+                }
+                let _ = self.chain.worker_tx.send(WorkerCmd::Remove {
+                    camera: id,
+                    reason: END_CONFIG_RELOAD.into(),
+                });
+                removed += 1;
+            }
+        }
+        for cam in &wanted {
+            let Some(r) = self.cams.get_mut(&cam.id) else {
+                self.start_camera(cam, None)?;
+                added += 1;
+                continue;
+            };
+            let analytics_same = r.cfg.zones == cam.zones
+                && r.cfg.calibration == cam.calibration
+                && old.tracker == self.cfg.tracker
+                && old.site.timezone == self.cfg.site.timezone;
+            let source_same = r.cfg.url == cam.url && r.cfg.detect_fps == cam.detect_fps;
+            if !analytics_same || old.site.name != self.cfg.site.name {
+                let _ = self.chain.worker_tx.send(WorkerCmd::Reconfigure {
+                    camera: cam.id.clone(),
+                    settings: self.cfg.analytics(cam),
+                    reason: END_CONFIG_RELOAD.into(),
+                });
+                let _ = self.chain.publish_tx.send(PublishMsg::Zones {
+                    camera: cam.id.clone(),
+                    zones: self.cfg.zone_outlines(cam),
+                });
+            }
+            if !source_same {
+                let slot = r.capture.slot.clone();
+                r.join();
+                self.start_camera(cam, Some(slot))?;
+                restarted += 1;
+            } else if !analytics_same {
+                r.cfg = cam.clone();
+                changed += 1;
+            } else {
+                r.cfg = cam.clone();
+                kept += 1;
+            }
+        }
+        tracing::info!(kept, analytics_changed = changed, reconnected = restarted, added, removed, "config reloaded");
+        eprintln!(
+            "config reloaded: {} camera(s): {kept} unchanged, {changed} with new zones or rules, {restarted} reconnected, {added} added, {removed} removed",
+            self.cams.len()
+        );
+        Ok(())
+    }
+
+    /// Report cameras whose `open`/`grab` has hung past the watchdog as offline.
+    fn watchdog(&mut self) {
+        let limit = Duration::from_secs_f64(self.cfg.runtime.watchdog_s);
+        for (id, r) in self.cams.iter_mut() {
+            let blocked = Capture::blocked_for(&r.capture.busy_since_us, r.capture.epoch);
+            match blocked {
+                Some(d) if d >= limit && !r.hung_reported => {
+                    r.hung_reported = true;
+                    let reason = format!(
+                        "no frame for {:.0} s: the stream hangs (no data from {})",
+                        d.as_secs_f64(),
+                        crate::media::source::redact(&r.cfg.url)
+                    );
+                    let change = r
+                        .capture
+                        .health
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .disconnected(self.clock.now(), &reason);
+                    if let Some(change) = change {
+                        let _ = self.chain.publish_tx.send(PublishMsg::Health {
+                            camera: id.clone(),
+                            change,
+                        });
+                    }
+                }
+                Some(_) => {}
+                None => r.hung_reported = false,
+            }
+        }
+    }
+
+    fn stats_line(&self, since: Instant) {
+        let figures = self
+            .chain
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let secs = since.elapsed().as_secs_f64().max(1e-3);
+        for (id, r) in &self.cams {
+            let c = &r.capture.slot.counters;
+            let decoded = c.decoded.swap(0, Ordering::Relaxed);
+            let dropped = c.dropped.swap(0, Ordering::Relaxed);
+            let mut f = figures.get(id).cloned().unwrap_or_default();
+            let (p50, p95) = percentiles(&mut f.ages_ms);
+            tracing::info!(
+                camera = %id,
+                decoded_fps = format!("{:.1}", decoded as f64 / secs),
+                analysed_fps = format!("{:.1}", f.analysed as f64 / secs),
+                dropped,
+                age_p50_ms = format!("{p50:.0}"),
+                age_p95_ms = format!("{p95:.0}"),
+                "camera stats"
+            );
+        }
+    }
+}
+
+/// The long-running appliance. Returns after SIGINT/SIGTERM, once every open incident
+/// ended with `shutdown` and the outbox had 5 s to drain.
+pub fn run(config: &Path, clock: Arc<dyn Clock>) -> Result<(), RunError> {
+    let cfg = Config::load(config)?;
+    let detector = Detector::load(cfg.detector.clone())?;
+    let evidence = EvidenceStore::open(cfg.evidence.clone())?;
+    let delivery = Delivery::start(cfg.delivery(Role::Appliance))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        delivery.rt.spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    #[cfg(unix)]
+    {
+        let reload = reload.clone();
+        delivery.rt.spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut hup) = signal(SignalKind::hangup()) {
+                while hup.recv().await.is_some() {
+                    reload.store(true, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    let publish = PublishWorker {
+        site: cfg.site.name.clone(),
+        tz: cfg.site.timezone.clone(),
+        evidence: Some(evidence),
+        publisher: Some(delivery.publisher.clone()),
+        console: Box::new(Stdout { json: false }),
+        clock: clock.clone(),
+    };
+    let mut chain = Chain::start(
+        detector,
+        publish,
+        None,
+        clock.clone(),
+        WorkerOptions {
+            exit_when_idle: false,
+            max_frames: None,
+        },
+        false,
+    )?;
+    let mut app = App {
+        cfg: cfg.clone(),
+        chain: &chain,
+        clock: clock.clone(),
+        publisher: delivery.publisher.clone(),
+        cams: BTreeMap::new(),
+    };
+    for cam in cfg.cameras.iter().filter(|c| c.enabled) {
+        app.start_camera(cam, None)?;
+    }
+    tracing::info!(cameras = app.cams.len(), broker = %cfg.mqtt.url, config = %config.display(), "running");
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen_mtime = mtime(config);
+    let mut stats_since = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        app.watchdog();
+        let every = app.cfg.runtime.stats_every_s;
+        if every > 0.0 && stats_since.elapsed().as_secs_f64() >= every {
+            app.stats_line(stats_since);
+            stats_since = Instant::now();
+        }
+        let m = mtime(config);
+        let changed = m.is_some() && m != seen_mtime;
+        if !(reload.swap(false, Ordering::SeqCst) || changed) {
+            continue;
+        }
+        seen_mtime = m;
+        match Config::load(config) {
+            Ok(c) => app.reload(c)?,
+            Err(e) => {
+                tracing::error!("config reload refused, the running config stays:\n{e}");
+                eprintln!("config reload refused, the running config stays:\n{e}");
+            }
+        }
+    }
+    for r in app.cams.values_mut() {
+        r.stop();
+    }
+    for r in app.cams.values_mut() {
+        r.join();
+    }
+    drop(app);
+    let _ = chain.worker_tx.send(WorkerCmd::Stop {
+        reason: END_SHUTDOWN.into(),
+    });
+    let _ = chain.join_worker();
+    chain.finish();
+    delivery.finish(Duration::from_secs(5));
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,127 @@
+//! The publish worker: evidence JPEGs, event documents, the outbox and the console, on
+//! one thread off the capture and detection threads. It owns the evidence store (no
+//! mutex) and one [`Dispatcher`] per camera. The channel into it is bounded but deep; a
+//! slow disk delays the worker, never a camera, until the channel fills.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use opencv::core::Mat;
+
+use crate::clock::Clock;
+use crate::publish::dispatch::{Dispatcher, ZoneOutline};
+use crate::publish::document::{Event, HealthDoc};
+use crate::publish::evidence::EvidenceStore;
+use crate::publish::topics::Publisher;
+use crate::types::{CameraStatus, FrameReport, HealthChange};
+
+/// Messages to the publish worker.
+pub enum PublishMsg {
+    /// Start publishing for a camera (or replace its dispatcher).
+    Camera(Box<Dispatcher>),
+    /// A reload changed the camera's zones.
+    Zones {
+        camera: String,
+        zones: Vec<ZoneOutline>,
+    },
+    /// A frame report with incidents, and the frame when evidence is needed.
+    Report {
+        report: FrameReport,
+        image: Option<Mat>,
+    },
+    /// A camera health change.
+    Health { camera: String, change: HealthChange },
+}
+
+/// Where events and health lines are shown (stdout for the commands).
+pub trait Console: Send {
+    fn event(&mut self, ev: &Event);
+    fn health(&mut self, doc: &HealthDoc);
+}
+
+/// Readable lines, or JSON documents with `json`.
+pub struct Stdout {
+    pub json: bool,
+}
+
+impl Console for Stdout {
+    fn event(&mut self, ev: &Event) {
+        if self.json {
+            match serde_json::to_string(ev) {
+                Ok(s) => println!("{s}"),
+                Err(e) => tracing::error!(error = %e, "event not printable"),
+            }
+        } else {
+            println!("{}", crate::publish::console::event_line(ev));
+        }
+    }
+    fn health(&mut self, doc: &HealthDoc) {
+        println!("{}", crate::publish::console::health_line(doc));
+    }
+}
+
+pub struct PublishWorker {
+    pub site: String,
+    pub tz: jiff::tz::TimeZone,
+    pub evidence: Option<EvidenceStore>,
+    pub publisher: Option<Publisher>,
+    pub console: Box<dyn Console>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What the worker did, when its channel closed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PublishSummary {
+    pub events: u64,
+    pub health: u64,
+}
+
+impl PublishWorker {
+    pub fn run(mut self, rx: Receiver<PublishMsg>) -> PublishSummary {
+        let mut cams: HashMap<String, Box<Dispatcher>> = HashMap::new();
+        let mut summary = PublishSummary::default();
+        for msg in rx {
+            match msg {
+                PublishMsg::Camera(d) => {
+                    cams.insert(d.camera().to_string(), d);
+                }
+                PublishMsg::Zones { camera, zones } => {
+                    if let Some(d) = cams.get_mut(&camera) {
+                        d.set_zones(zones);
+                    }
+                }
+                PublishMsg::Report { report, image } => {
+                    let Some(d) = cams.get_mut(&report.meta.camera) else {
+                        tracing::error!(camera = %report.meta.camera, "report for a camera without a dispatcher");
+                        continue;
+                    };
+                    let now = self.clock.now().as_second();
+                    for ev in d.dispatch(&report, image.as_ref(), self.evidence.as_mut(), now) {
+                        summary.events += 1;
+                        self.console.event(&ev);
+                    }
+                }
+                PublishMsg::Health { camera, change } => {
+                    summary.health += 1;
+                    let doc = HealthDoc::new(&self.site, &camera, &self.tz, &change);
+                    match change.status {
+                        CameraStatus::Online => {
+                            tracing::info!(camera = %camera, reason = %change.reason, "camera online")
+                        }
+                        _ => {
+                            tracing::warn!(camera = %camera, status = ?change.status, reason = %change.reason, "camera health")
+                        }
+                    }
+                    self.console.health(&doc);
+                    if let Some(p) = &self.publisher
+                        && let Err(e) = p.health(&camera, &doc)
+                    {
+                        tracing::error!(error = %e, "camera health could not be queued for MQTT");
+                    }
+                }
+            }
+        }
+        summary
+    }
+}
