@@ -16,6 +16,8 @@ demo: build
 	./target/release/wardwatch replay --config config/demo.toml --start $(DEMO_START) data/vtest.avi
 
 test: setup
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
 	cargo test --release --no-fail-fast
 
 bench: setup

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 
+use wardwatch::analytics::camera::CameraPipeline;
 use wardwatch::config::Config;
 use wardwatch::detect::{Detector, DetectorSettings};
-use wardwatch::analytics::camera::CameraPipeline;
 use wardwatch::media::source::{FileSource, Frame};
 use wardwatch::track::{Tracker, TrackerConfig};
 use wardwatch::types::{BBox, Detection, ObjectClass};

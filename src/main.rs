@@ -95,8 +95,7 @@ enum Command {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    cli::parse_size(s)
-        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))
+    cli::parse_size(s).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))
 }
 
 fn main() -> ExitCode {

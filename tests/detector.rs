@@ -64,7 +64,9 @@ fn boxes_match_reference_decode_within_one_pixel() {
                     (d.iter().fold(0f64, |m, v| m.max(v.abs())), g)
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0))
-                .unwrap_or_else(|| panic!("frame {}: no box of label {}", frame.meta.index, e.label));
+                .unwrap_or_else(|| {
+                    panic!("frame {}: no box of label {}", frame.meta.index, e.label)
+                });
             assert!(
                 best.0 <= 1.0,
                 "frame {}: label {} box {:?} differs by {:.3} px from reference {:?}",

@@ -400,7 +400,6 @@ fn event(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

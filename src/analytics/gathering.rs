@@ -44,7 +44,6 @@ pub const MIN_SPEED_SPAN_S: f64 = 1.0;
 /// Minimum Jaccard overlap of track ids for a component to continue a candidate.
 pub const MATCH_JACCARD: f64 = 0.3;
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatheringParams {

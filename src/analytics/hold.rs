@@ -58,4 +58,3 @@ impl HoldTimer {
         self.since.map_or(0.0, |s| secs(ts, s).max(0.0))
     }
 }
-

@@ -119,11 +119,13 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
         true,
     )
     .map_err(|e| AppError::Failed(format!("cannot start the worker threads: {e}")))?;
-    let _ = chain.publish_tx.send(PublishMsg::Camera(Box::new(Dispatcher::new(
-        cfg.event_builder(camera),
-        cfg.zone_outlines(camera),
-        None,
-    ))));
+    let _ = chain
+        .publish_tx
+        .send(PublishMsg::Camera(Box::new(Dispatcher::new(
+            cfg.event_builder(camera),
+            cfg.zone_outlines(camera),
+            None,
+        ))));
     let slot = FrameSlot::new(chain.doorbell.clone());
     let mut cs = cfg.capture(camera, FrameDelivery::Every);
     cs.detect_fps = 0.0; // every frame
@@ -141,8 +143,14 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
         offset_s: 0.0,
         start,
     };
-    let cap = spawn_capture(capture, Box::new(looping), stop.clone(), None, clock.clone())
-        .map_err(|e| AppError::Failed(format!("cannot start the capture thread: {e}")))?;
+    let cap = spawn_capture(
+        capture,
+        Box::new(looping),
+        stop.clone(),
+        None,
+        clock.clone(),
+    )
+    .map_err(|e| AppError::Failed(format!("cannot start the capture thread: {e}")))?;
     let mut detector = chain
         .join_worker()
         .ok_or_else(|| AppError::Failed("the detector worker failed".into()))?;
@@ -174,12 +182,12 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
     let per_camera_ms = read_ms * src_fps + mean(&s.frame) * camera.detect_fps;
     let cameras = (1000.0 / per_camera_ms).floor().max(0.0);
     let stages: Vec<(&str, (f64, f64))> = vec![
-        ("read+decode frame (mean, capture thread)", (read_ms, read_ms)),
+        ("read+decode frame", (read_ms, read_ms)),
         ("preprocess", percentiles(&mut s.preprocess.clone())),
         ("inference", percentiles(&mut s.inference.clone())),
         ("decode+NMS", percentiles(&mut s.decode.clone())),
         ("track+rules", percentiles(&mut s.analytics.clone())),
-        ("whole frame (detector worker)", percentiles(&mut s.frame.clone())),
+        ("whole frame", percentiles(&mut s.frame.clone())),
         ("bare inference", percentiles(&mut bare.clone())),
     ];
     let total = s.frame.clone();

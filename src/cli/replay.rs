@@ -337,10 +337,7 @@ fn read_detections(path: &Path) -> Result<(Vec<MotRow>, DetHeader), AppError> {
         for kv in line.split_whitespace() {
             match kv.split_once('=') {
                 Some(("fps", v)) => {
-                    h.fps = v
-                        .parse()
-                        .ok()
-                        .filter(|f: &f64| f.is_finite() && *f > 0.0)
+                    h.fps = v.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0)
                 }
                 Some(("size", v)) => h.size = parse_size(v),
                 Some(("frames", v)) => h.frames = v.parse().ok(),

@@ -18,15 +18,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::analytics::gathering::GatheringParams;
+use crate::analytics::schedule::Schedule;
+use crate::analytics::weaving::WeavingParams;
+use crate::analytics::zone::Polygon;
 use crate::detect::{
     ClassMap, DecodeParams, DetectorSettings, ExecutionProvider, Fallback, Family, Resize,
 };
-use crate::analytics::gathering::GatheringParams;
-use crate::analytics::weaving::WeavingParams;
-use crate::analytics::schedule::Schedule;
 use crate::track::TrackerConfig;
 use crate::types::ObjectClass;
-use crate::analytics::zone::Polygon;
 
 // ---------------------------------------------------------------- validated types
 
@@ -704,7 +704,13 @@ impl Validator<'_> {
         let rc = RuntimeConfig {
             stats_every_s: get(&r.stats_every, "stats_every", d.stats_every_s, 0.0, 86400.0),
             watchdog_s: get(&r.watchdog, "watchdog", d.watchdog_s, 1.0, 600.0),
-            stream_timeout_s: get(&r.stream_timeout, "stream_timeout", d.stream_timeout_s, 1.0, 600.0),
+            stream_timeout_s: get(
+                &r.stream_timeout,
+                "stream_timeout",
+                d.stream_timeout_s,
+                1.0,
+                600.0,
+            ),
         };
         (self.issues.len() == before).then_some(rc)
     }
@@ -1290,7 +1296,11 @@ impl Validator<'_> {
         (self.issues.len() == before).then_some(params)
     }
 
-    fn calibration(&mut self, ci: usize, c: &RawCalibration) -> Option<crate::analytics::ground::Homography> {
+    fn calibration(
+        &mut self,
+        ci: usize,
+        c: &RawCalibration,
+    ) -> Option<crate::analytics::ground::Homography> {
         let path = [Seg::Key("camera"), Seg::Idx(ci), Seg::Key("calibration")];
         let four = |v: &Vec<Vec<f64>>| -> Option<[[f64; 2]; 4]> {
             (v.len() == 4

@@ -329,6 +329,8 @@ impl Capture {
                     continue;
                 }
             };
+            // The frame's age counts from here: a live grab blocks until the frame arrives.
+            let grabbed_at = Instant::now();
             counters.decoded.fetch_add(1, Ordering::Relaxed);
             last_ts = Some(ts);
             if !sampler.take(ts) {
@@ -358,7 +360,7 @@ impl Capture {
                 ts,
                 size: (frame.image.cols() as u32, frame.image.rows() as u32),
             };
-            self.slot.put(&mut frame, t0, s.delivery, stop);
+            self.slot.put(&mut frame, grabbed_at, s.delivery, stop);
         };
         // A live camera that is stopped (shutdown, reload) leaves its slot open: the
         // runtime decides what happens to its analytics. Ends of files close it.

@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 
 use jiff::Timestamp;
 
-pub use crate::types::{CameraStatus as Status, HealthChange};
 use crate::types::secs;
+pub use crate::types::{CameraStatus as Status, HealthChange};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HealthParams {
@@ -371,7 +371,7 @@ mod tests {
     fn low_frame_rate_is_degraded() {
         let mut m = HealthMonitor::new(HealthParams::default());
         let mut ev = vec![m.connected(t(0.0), Some(25.0))];
-        for i in 0..40 {
+        for i in 0..60 {
             ev.push(m.frame(t(i as f64 * 0.5), 90.0, Some(3.0))); // 2 fps of a 25 fps camera
         }
         assert_eq!(
@@ -390,7 +390,11 @@ mod tests {
             // Dark 0–12 s, light 12–16 s, dark 16–20 s, then light.
             let dark = at < 12.0 || (16.0..20.0).contains(&at);
             if let Some(c) = m.frame(t(at), if dark { 5.0 } else { 90.0 }, Some(3.0)) {
-                changes.push((c.status, c.reason, (secs(c.at, t(0.0)) * 10.0).round() / 10.0));
+                changes.push((
+                    c.status,
+                    c.reason,
+                    (secs(c.at, t(0.0)) * 10.0).round() / 10.0,
+                ));
             }
         }
         assert_eq!(

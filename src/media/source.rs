@@ -200,10 +200,7 @@ impl Source for FileSource {
         Ok(Some((index, self.time_of(index))))
     }
     fn retrieve(&mut self, image: &mut Mat) -> Result<(), SourceError> {
-        let ok = self
-            .cap
-            .retrieve(image, 0)
-            .map_err(|e| self.read_err(e))?;
+        let ok = self.cap.retrieve(image, 0).map_err(|e| self.read_err(e))?;
         if !ok || image.empty() {
             return Err(self.read_err(opencv::Error::new(0, "empty frame")));
         }

@@ -47,7 +47,11 @@ pub fn snapshot_title(inc: &IncidentEvent) -> String {
 }
 
 impl Dispatcher {
-    pub fn new(builder: EventBuilder, zones: Vec<ZoneOutline>, publisher: Option<Publisher>) -> Self {
+    pub fn new(
+        builder: EventBuilder,
+        zones: Vec<ZoneOutline>,
+        publisher: Option<Publisher>,
+    ) -> Self {
         Self {
             builder,
             zones,

@@ -1,6 +1,5 @@
 //! Topics and the typed documents queued on them, through the durable outbox.
 
-
 use crate::publish::document::{Event, HealthDoc, StateDoc};
 use crate::publish::outbox::{Outbox, OutboxError};
 

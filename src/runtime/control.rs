@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -85,15 +85,22 @@ struct App<'a> {
 }
 
 impl App<'_> {
-    fn start_camera(&mut self, cam: &CameraConfig, slot: Option<Arc<FrameSlot>>) -> Result<(), RunError> {
+    fn start_camera(
+        &mut self,
+        cam: &CameraConfig,
+        slot: Option<Arc<FrameSlot>>,
+    ) -> Result<(), RunError> {
         let new_slot = slot.is_none();
         let slot = slot.unwrap_or_else(|| FrameSlot::new(self.chain.doorbell.clone()));
         if new_slot {
-            let _ = self.chain.publish_tx.send(PublishMsg::Camera(Box::new(Dispatcher::new(
-                self.cfg.event_builder(cam),
-                self.cfg.zone_outlines(cam),
-                Some(self.publisher.clone()),
-            ))));
+            let _ = self
+                .chain
+                .publish_tx
+                .send(PublishMsg::Camera(Box::new(Dispatcher::new(
+                    self.cfg.event_builder(cam),
+                    self.cfg.zone_outlines(cam),
+                    Some(self.publisher.clone()),
+                ))));
             let _ = self.chain.worker_tx.send(WorkerCmd::Add {
                 camera: cam.id.clone(),
                 slot: slot.clone(),
@@ -104,7 +111,11 @@ impl App<'_> {
             self.cfg.capture(cam, FrameDelivery::Latest),
             slot,
         ));
-        let source = LiveSource::with_clock(&cam.url, self.clock.clone(), self.cfg.runtime.stream_timeout_s);
+        let source = LiveSource::with_clock(
+            &cam.url,
+            self.clock.clone(),
+            self.cfg.runtime.stream_timeout_s,
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let thread = spawn_capture(
             capture.clone(),
@@ -142,7 +153,13 @@ impl App<'_> {
             }
         }
         let old = std::mem::replace(&mut self.cfg, new);
-        let wanted: Vec<CameraConfig> = self.cfg.cameras.iter().filter(|c| c.enabled).cloned().collect();
+        let wanted: Vec<CameraConfig> = self
+            .cfg
+            .cameras
+            .iter()
+            .filter(|c| c.enabled)
+            .cloned()
+            .collect();
         let (mut kept, mut changed, mut restarted, mut added, mut removed) = (0, 0, 0, 0, 0);
         let ids: Vec<String> = self.cams.keys().cloned().collect();
         for id in ids {
@@ -192,7 +209,14 @@ impl App<'_> {
                 kept += 1;
             }
         }
-        tracing::info!(kept, analytics_changed = changed, reconnected = restarted, added, removed, "config reloaded");
+        tracing::info!(
+            kept,
+            analytics_changed = changed,
+            reconnected = restarted,
+            added,
+            removed,
+            "config reloaded"
+        );
         eprintln!(
             "config reloaded: {} camera(s): {kept} unchanged, {changed} with new zones or rules, {restarted} reconnected, {added} added, {removed} removed",
             self.cams.len()

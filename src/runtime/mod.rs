@@ -135,9 +135,11 @@ impl Chain {
             .spawn(move || publish.run(publish_rx))?;
         let worker = {
             let (doorbell, out, stats) = (doorbell.clone(), publish_tx.clone(), stats.clone());
-            std::thread::Builder::new().name("detect".into()).spawn(move || {
-                worker::run(detector, doorbell, worker_rx, out, stats, tap, clock, opts)
-            })?
+            std::thread::Builder::new()
+                .name("detect".into())
+                .spawn(move || {
+                    worker::run(detector, doorbell, worker_rx, out, stats, tap, clock, opts)
+                })?
         };
         Ok(Chain {
             doorbell,
@@ -165,9 +167,7 @@ impl Chain {
         } = self;
         drop(worker_tx);
         drop(publish_tx);
-        publish
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+        publish.and_then(|h| h.join().ok()).unwrap_or_default()
     }
 }
 

@@ -31,7 +31,10 @@ pub enum PublishMsg {
         image: Option<Mat>,
     },
     /// A camera health change.
-    Health { camera: String, change: HealthChange },
+    Health {
+        camera: String,
+        change: HealthChange,
+    },
 }
 
 /// Where events and health lines are shown (stdout for the commands).

@@ -203,7 +203,11 @@ pub fn run(
                 Taken::Empty => continue,
                 Taken::Closed => {
                     let mut e = cams.remove(i);
-                    let ts = e.slot.last_ts().or(e.last_ts).unwrap_or_else(|| clock.now());
+                    let ts = e
+                        .slot
+                        .last_ts()
+                        .or(e.last_ts)
+                        .unwrap_or_else(|| clock.now());
                     finish(&mut e, ts, crate::analytics::debounce::END_OF_STREAM);
                     served = true;
                     break;
@@ -292,4 +296,3 @@ pub fn percentiles(v: &mut [f64]) -> (f64, f64) {
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     (at(0.5), at(0.95))
 }
-

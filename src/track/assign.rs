@@ -50,7 +50,12 @@ pub(super) struct Scratch {
 }
 
 /// IoU as an integer weight, 0 when the pair is not admissible.
-pub(super) fn weight(track_box: &BBox, track_class: ObjectClass, det: &Detection, min_iou: f32) -> i64 {
+pub(super) fn weight(
+    track_box: &BBox,
+    track_class: ObjectClass,
+    det: &Detection,
+    min_iou: f32,
+) -> i64 {
     if track_class != det.class {
         return 0;
     }
@@ -161,4 +166,3 @@ pub(super) fn associate(
     }
     s.km = m.data;
 }
-

@@ -142,4 +142,3 @@ impl Kalman {
         (self.axes[0].v as f32, self.axes[1].v as f32)
     }
 }
-

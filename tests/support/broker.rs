@@ -230,6 +230,11 @@ impl Drop for Broker {
 
 /// The retained message on `topic` (waits up to 10 s), via a real `mosquitto_sub`.
 pub fn retained(port: u16, topic: &str) -> Vec<u8> {
+    retained_within(port, topic, 10)
+}
+
+/// The retained message on `topic`, waiting at most `secs` (empty when there is none).
+pub fn retained_within(port: u16, topic: &str, secs: u32) -> Vec<u8> {
     Command::new("mosquitto_sub")
         .args([
             "-h",
@@ -239,7 +244,7 @@ pub fn retained(port: u16, topic: &str) -> Vec<u8> {
             "-C",
             "1",
             "-W",
-            "10",
+            &secs.to_string(),
             "-t",
             topic,
         ])
