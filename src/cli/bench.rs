@@ -133,7 +133,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
     let _ = chain.worker_tx.send(WorkerCmd::Add {
         camera: camera.id.clone(),
         slot: slot.clone(),
-        analytics: CameraAnalytics::new(cfg.analytics(camera)),
+        analytics: Box::new(CameraAnalytics::new(cfg.analytics(camera))),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let full_t0 = Instant::now();

@@ -237,7 +237,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
             let _ = chain.worker_tx.send(WorkerCmd::Add {
                 camera: camera.id.clone(),
                 slot: slot.clone(),
-                analytics: CameraAnalytics::new(cfg.analytics(camera)),
+                analytics: Box::new(CameraAnalytics::new(cfg.analytics(camera))),
             });
             let stop = Arc::new(AtomicBool::new(false));
             let handle = spawn_capture(capture, Box::new(source), stop, None, clock.clone())

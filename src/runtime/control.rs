@@ -104,7 +104,7 @@ impl App<'_> {
             let _ = self.chain.worker_tx.send(WorkerCmd::Add {
                 camera: cam.id.clone(),
                 slot: slot.clone(),
-                analytics: CameraAnalytics::new(self.cfg.analytics(cam)),
+                analytics: Box::new(CameraAnalytics::new(self.cfg.analytics(cam))),
             });
         }
         let capture = Arc::new(Capture::new(

@@ -29,7 +29,7 @@ pub enum WorkerCmd {
     Add {
         camera: String,
         slot: Arc<FrameSlot>,
-        analytics: CameraAnalytics,
+        analytics: Box<CameraAnalytics>,
     },
     /// End the camera's incidents with `reason` and stop serving it.
     Remove { camera: String, reason: String },
@@ -82,7 +82,7 @@ impl WorkerStats {
 struct Entry {
     camera: String,
     slot: Arc<FrameSlot>,
-    analytics: CameraAnalytics,
+    analytics: Box<CameraAnalytics>,
     last_ts: Option<Timestamp>,
 }
 
