@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 
-use wardwatch::analytics::camera::CameraPipeline;
+use wardwatch::analytics::CameraAnalytics;
 use wardwatch::config::Config;
 use wardwatch::detect::{Detector, DetectorSettings};
 use wardwatch::media::source::{FileSource, Frame};
@@ -90,7 +90,7 @@ fn stages(c: &mut Criterion) {
     });
 
     let cfg = Config::load(&repo().join("config/demo.toml")).unwrap();
-    let mut pipeline = CameraPipeline::new(&cfg.cameras[0], cfg.tracker.clone());
+    let mut pipeline = CameraAnalytics::new(cfg.analytics(&cfg.cameras[0]));
     let mut n = 0i64;
     c.bench_function(
         "whole frame without inference (preprocess + decode + track + rules)",
@@ -100,7 +100,7 @@ fn stages(c: &mut Criterion) {
                 det.preprocess(&frame.image).unwrap();
                 let dets = det.decode_raw(&raw).unwrap().to_vec();
                 let ts = t0 + SignedDuration::from_millis(200 * n);
-                black_box(pipeline.step(ts, (768, 576), &dets).len())
+                black_box(pipeline.step_incidents(ts, (768, 576), &dets).len())
             })
         },
     );
