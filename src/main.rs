@@ -21,6 +21,9 @@ enum Command {
     Run {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Print events and camera health as JSON documents, one per line (as published).
+        #[arg(long)]
+        json: bool,
     },
     /// Process a video file as fast as possible, deterministically, through the whole pipeline.
     Replay {
@@ -102,7 +105,7 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     cli::init_logging(args.log_format);
     let result = match args.command {
-        Command::Run { config } => cli::run::run(&config),
+        Command::Run { config, json } => cli::run::run(&config, json),
         Command::Replay {
             config,
             start,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::Timestamp;
 use opencv::core::Mat;
@@ -192,7 +192,6 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
     ];
     let total = s.frame.clone();
     let inf = s.inference.clone();
-    let _ = Duration::ZERO;
     if args.json {
         let stage_json: serde_json::Map<String, serde_json::Value> = stages
             .iter()

@@ -23,7 +23,7 @@ use crate::media::source::{FileSource, Sampler};
 use crate::publish::dispatch::Dispatcher;
 use crate::publish::evidence::EvidenceStore;
 use crate::runtime::publisher::{PublishMsg, PublishWorker, Stdout};
-use crate::runtime::worker::{FrameTap, WorkerCmd, WorkerOptions, percentiles};
+use crate::runtime::worker::{FrameTap, WorkerCmd, WorkerOptions};
 use crate::runtime::{Chain, Delivery, spawn_capture};
 use crate::types::{Detection, Detections, FrameMeta, FrameReport, ObjectClass};
 
@@ -443,6 +443,5 @@ fn replay_detections(
     }
     drop(tx);
     let summary = handle.join().unwrap_or_default();
-    let _ = percentiles;
     Ok((last, analysed, 0, summary.events, None))
 }

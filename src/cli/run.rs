@@ -7,8 +7,8 @@ use super::AppError;
 use crate::clock::SystemClock;
 use crate::runtime::control::{self, RunError};
 
-pub fn run(config: &Path) -> Result<(), AppError> {
-    control::run(config, Arc::new(SystemClock)).map_err(|e| match e {
+pub fn run(config: &Path, json: bool) -> Result<(), AppError> {
+    control::run(config, Arc::new(SystemClock), json).map_err(|e| match e {
         RunError::Config(e) => AppError::Config(e),
         RunError::Detect(e) => AppError::Detect(e),
         RunError::Evidence(e) => AppError::Evidence(e),

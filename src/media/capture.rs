@@ -76,6 +76,8 @@ struct SlotState {
     grabbed: Option<Instant>,
     fresh: bool,
     closed: bool,
+    /// The detector worker stopped serving this slot: the capture stops too.
+    abandoned: bool,
     /// Time of the last grabbed frame when the capture closed (end of stream).
     last_ts: Option<jiff::Timestamp>,
 }
@@ -136,6 +138,7 @@ impl FrameSlot {
                 grabbed: None,
                 fresh: false,
                 closed: false,
+                abandoned: false,
                 last_ts: None,
             }),
             taken: Condvar::new(),
@@ -153,7 +156,7 @@ impl FrameSlot {
     fn put(&self, frame: &mut Frame, grabbed: Instant, delivery: Delivery, stop: &AtomicBool) {
         let mut st = self.lock();
         if delivery == Delivery::Every {
-            while st.fresh && !st.closed && !stop.load(Ordering::Relaxed) {
+            while st.fresh && !st.closed && !st.abandoned && !stop.load(Ordering::Relaxed) {
                 st = self
                     .taken
                     .wait_timeout(st, Duration::from_millis(100))
@@ -203,6 +206,17 @@ impl FrameSlot {
 
     pub fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// The consumer is gone (the detector worker returned): a capture waiting to hand
+    /// over a frame, or about to grab the next, stops instead of waiting forever.
+    pub fn abandon(&self) {
+        self.lock().abandoned = true;
+        self.taken.notify_all();
+    }
+
+    pub fn is_abandoned(&self) -> bool {
+        self.lock().abandoned
     }
 
     /// Time of the last grabbed frame, once closed.
@@ -279,7 +293,7 @@ impl Capture {
         let counters = &self.slot.counters;
         let mut last_ts = None;
         let end = loop {
-            if stop.load(Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) || self.slot.is_abandoned() {
                 break CaptureEnd::Stopped;
             }
             if !source.is_open() {

@@ -283,7 +283,18 @@ fn describe_error(e: &ConnectionError) -> String {
         ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId) => {
             format!("{e} (check mqtt client_id)")
         }
-        _ => e.to_string(),
+        _ => {
+            let msg = e.to_string();
+            let lower = msg.to_lowercase();
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+            {
+                format!(
+                    "{msg} (check mqtt.ca_file: it must hold the CA that signed the broker's certificate, and the host in mqtt.url must be named in that certificate)"
+                )
+            } else {
+                msg
+            }
+        }
     }
 }
 

@@ -285,7 +285,7 @@ impl App<'_> {
 
 /// The long-running appliance. Returns after SIGINT/SIGTERM, once every open incident
 /// ended with `shutdown` and the outbox had 5 s to drain.
-pub fn run(config: &Path, clock: Arc<dyn Clock>) -> Result<(), RunError> {
+pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunError> {
     let cfg = Config::load(config)?;
     let detector = Detector::load(cfg.detector.clone())?;
     let evidence = EvidenceStore::open(cfg.evidence.clone())?;
@@ -317,7 +317,7 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>) -> Result<(), RunError> {
         tz: cfg.site.timezone.clone(),
         evidence: Some(evidence),
         publisher: Some(delivery.publisher.clone()),
-        console: Box::new(Stdout { json: false }),
+        console: Box::new(Stdout { json }),
         clock: clock.clone(),
     };
     let mut chain = Chain::start(

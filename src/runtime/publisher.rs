@@ -60,7 +60,14 @@ impl Console for Stdout {
         }
     }
     fn health(&mut self, doc: &HealthDoc) {
-        println!("{}", crate::publish::console::health_line(doc));
+        if self.json {
+            match serde_json::to_string(doc) {
+                Ok(s) => println!("{s}"),
+                Err(e) => tracing::error!(error = %e, "health document not printable"),
+            }
+        } else {
+            println!("{}", crate::publish::console::health_line(doc));
+        }
     }
 }
 

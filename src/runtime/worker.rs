@@ -87,17 +87,42 @@ struct Entry {
 }
 
 pub struct WorkerOptions {
-    /// Return once every camera's capture closed (replays, bench).
+    /// Return once every camera added so far has closed (replays, bench). The worker
+    /// never returns before its first camera arrives: the command may still be on its
+    /// way when the thread starts.
     pub exit_when_idle: bool,
     /// Stop after this many analysed frames (bench).
     pub max_frames: Option<u64>,
 }
 
 /// Run the worker until `Stop`, or until idle when `exit_when_idle`. Returns the
-/// detector (the bench times bare inference with it afterwards).
+/// detector (the bench times bare inference with it afterwards). Slots still served when
+/// it returns are abandoned, so their captures stop rather than wait for a taker.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
+    detector: Detector,
+    doorbell: Arc<Doorbell>,
+    cmds: Receiver<WorkerCmd>,
+    out: SyncSender<PublishMsg>,
+    stats: Arc<Mutex<WorkerStats>>,
+    tap: Option<Box<dyn FrameTap>>,
+    clock: Arc<dyn Clock>,
+    opts: WorkerOptions,
+) -> Detector {
+    let mut cams: Vec<Entry> = Vec::new();
+    let detector = serve(
+        detector, &mut cams, doorbell, cmds, out, stats, tap, clock, opts,
+    );
+    for e in &cams {
+        e.slot.abandon();
+    }
+    detector
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
     mut detector: Detector,
+    cams: &mut Vec<Entry>,
     doorbell: Arc<Doorbell>,
     cmds: Receiver<WorkerCmd>,
     out: SyncSender<PublishMsg>,
@@ -106,7 +131,7 @@ pub fn run(
     clock: Arc<dyn Clock>,
     opts: WorkerOptions,
 ) -> Detector {
-    let mut cams: Vec<Entry> = Vec::new();
+    let mut had_camera = false;
     let mut next = 0usize;
     let mut buf = Frame::default();
     let mut dets = Detections::default();
@@ -145,6 +170,7 @@ pub fn run(
                     slot,
                     analytics,
                 } => {
+                    had_camera = true;
                     cams.retain(|e| e.camera != camera);
                     cams.push(Entry {
                         camera,
@@ -270,7 +296,7 @@ pub fn run(
         if opts.max_frames.is_some_and(|m| served_total >= m) {
             return detector;
         }
-        if cams.is_empty() && opts.exit_when_idle {
+        if cams.is_empty() && had_camera && opts.exit_when_idle {
             return detector;
         }
         if !served {

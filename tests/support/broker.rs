@@ -43,8 +43,9 @@ impl Broker {
         Self::start_with("")
     }
 
-    /// Like `start`, with extra lines appended to the config right after the
-    /// `listener` line (so listener options such as TLS certificates apply).
+    /// Like `start`, with extra lines at the end of the config (there is one listener, so
+    /// listener options such as TLS certificates apply to it; a later
+    /// `allow_anonymous false` overrides the default `true`).
     pub fn start_with(extra_conf: &str) -> Broker {
         let mut last_log = String::new();
         for _ in 0..5 {
@@ -124,9 +125,9 @@ impl Broker {
         fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\n{extra}\nallow_anonymous true\npersistence true\n\
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
                  persistence_location {data}/\nlog_dest file {log}\n\
-                 log_type all\nconnection_messages true\n",
+                 log_type all\nconnection_messages true\n{extra}\n",
                 port = self.port,
                 extra = self.extra_conf,
                 data = self.dir.path().join("data").display(),
@@ -251,4 +252,72 @@ pub fn retained_within(port: u16, topic: &str, secs: u32) -> Vec<u8> {
         .output()
         .expect("mosquitto_sub runs")
         .stdout
+}
+
+/// A persistent `mosquitto_sub` (clean_session false, QoS 1): it reconnects by itself
+/// when the broker restarts, and the broker keeps what arrived meanwhile for it. Lines
+/// are `topic payload` (`-v`).
+pub struct Subscriber {
+    child: Child,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Subscriber {
+    /// Subscribe to `filter` and return once a probe published to `probe_topic` (which
+    /// must match `filter`) has arrived, so nothing published afterwards can be missed.
+    pub fn persistent(port: u16, client_id: &str, filter: &str, probe_topic: &str) -> Subscriber {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub.txt");
+        let child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-c", "-i", client_id, "-q", "1", "-v", "-t", filter])
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub runs (apt package mosquitto-clients)");
+        let s = Subscriber {
+            child,
+            out,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !s.lines().iter().any(|l| l.starts_with(probe_topic)) {
+            let _ = Command::new("mosquitto_pub")
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-q", "1", "-t", probe_topic, "-m", "probe"])
+                .status();
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto_sub did not subscribe within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    /// Every `topic payload` line received so far (probes included).
+    pub fn lines(&self) -> Vec<String> {
+        fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Payloads received on topics other than `probe_topic`.
+    pub fn payloads(&self, probe_topic: &str) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|l| !l.starts_with(probe_topic))
+            .filter_map(|l| l.split_once(' ').map(|(_, p)| p.to_string()))
+            .collect()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared test helpers: repository paths, the ONNX Runtime check, a real mosquitto.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod broker;
 pub mod stream;
 
