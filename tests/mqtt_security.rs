@@ -186,7 +186,7 @@ fn events_go_through_tls_with_a_password_and_the_password_never_shows() {
     let cfg = config(dir.path(), broker.port, &ca, SECRET);
 
     let check = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
-        .args(["check-config", "--config"])
+        .arg("check-config")
         .arg(&cfg)
         .output()
         .unwrap();
@@ -284,4 +284,9 @@ fn a_wrong_ca_is_named_retried_and_nothing_is_lost() {
     );
     assert_no_secret("stderr", &stderr);
     assert_no_secret("stdout", &String::from_utf8_lossy(&out.stdout));
+    let named = stderr
+        .lines()
+        .find(|l| l.contains("check mqtt.ca_file"))
+        .unwrap_or_default();
+    println!("wrong CA: {named}");
 }

@@ -112,7 +112,7 @@ stats_every = "30s"
         ),
     )
     .unwrap();
-    let mut app = App::spawn(&cfg, &[]);
+    let mut app = App::spawn(&cfg, &["--json"]);
     let pid = app.pid();
     let t0 = Instant::now();
     let mut samples: Vec<Sample> = Vec::new();
@@ -126,7 +126,13 @@ stats_every = "30s"
             app.all_lines()
         );
         let (threads, fds) = threads_and_fds(pid);
-        let (outbox_msgs, _) = du(&dir.path().join("outbox"));
+        let outbox_msgs = std::fs::read_dir(dir.path().join("outbox"))
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "msg"))
+                    .count()
+            })
+            .unwrap_or(0);
         let (snapshots, snap_bytes) = du(&dir.path().join("snaps"));
         let s = Sample {
             at_s: next,
@@ -140,7 +146,7 @@ stats_every = "30s"
         let events = app
             .all_lines()
             .iter()
-            .filter(|l| l.contains(" GATHERING "))
+            .filter(|l| l.contains("\"schema\":\"wardwatch.event/"))
             .count();
         println!(
             "{:5} {:8} {:7} {:3} {:11} {:9} {:11} {:6}",
@@ -151,7 +157,10 @@ stats_every = "30s"
     }
     let stop = app.stop();
     let lines = app.all_lines();
-    let events = lines.iter().filter(|l| l.contains(" GATHERING ")).count();
+    let events = lines
+        .iter()
+        .filter(|l| l.contains("\"schema\":\"wardwatch.event/"))
+        .count();
     let offline = lines
         .iter()
         .filter(|l| l.contains("CAMERA") && l.contains("Offline"))

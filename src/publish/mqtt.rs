@@ -45,7 +45,7 @@ const MAX_PACKET_BYTES: usize = MAX_PAYLOAD_BYTES + 128 * 1024;
 /// `bad/` so it cannot block the queue forever (e.g. broker size limit).
 const POISON_STRIKES: u32 = 5;
 /// How long `shutdown` waits for the broker to acknowledge "offline".
-const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(5);
+const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(2);
 /// Hard limit for the whole shutdown.
 const SHUTDOWN_TOTAL: Duration = Duration::from_secs(10);
 /// Delay before retrying after a local (disk) error.

@@ -379,7 +379,14 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
     });
     let _ = chain.join_worker();
     chain.finish();
-    delivery.finish(Duration::from_secs(5));
+    // Give the broker a moment for what is queued, but only when it is there: SIGTERM must
+    // end the appliance within 5 s, and the outbox keeps the rest for the next start.
+    let flush = if delivery.connected() {
+        Duration::from_millis(1500)
+    } else {
+        Duration::ZERO
+    };
+    delivery.finish(flush);
     Ok(())
 }
 

@@ -87,6 +87,11 @@ impl Delivery {
         })
     }
 
+    /// Whether the broker connection is up right now.
+    pub fn connected(&self) -> bool {
+        self.sink.connected()
+    }
+
     /// Wait for the broker to take everything queued, then disconnect. Returns how many
     /// messages stay in the outbox.
     pub fn finish(self, timeout: Duration) -> usize {
