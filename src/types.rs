@@ -9,6 +9,7 @@
 //! pixels of the source frame (x right, y down). Times are `jiff::Timestamp`s taken from
 //! the frame (stamped once, at capture), never from the wall clock inside a stage.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Axis-aligned box in pixels, corners (x1, y1) top-left and (x2, y2) bottom-right.
@@ -154,12 +155,117 @@ impl std::fmt::Display for RuleKind {
     }
 }
 
-/// The rule's measurements (`spread_px`, `speed`, ...), copied into events. See
-/// docs/events.md for the keys of each rule.
-pub type Measures = serde_json::Map<String, serde_json::Value>;
+/// The rule's measurements, typed per rule and copied into events as one flat JSON
+/// object (docs/events.md lists the keys of each rule). Numbers are rounded to 3
+/// decimals by the rules. Fields are declared in key order, so the JSON keeps the order
+/// it always had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Measures {
+    Gathering(GatheringMeasures),
+    Weaving(WeavingMeasures),
+    /// No measurement (an end without a last observation): `{}`.
+    #[schemars(with = "EmptyObject")]
+    Empty {},
+}
+
+impl Default for Measures {
+    fn default() -> Self {
+        Measures::Empty {}
+    }
+}
+
+/// `{}` in the schema: no keys at all.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EmptyObject {}
+
+/// The unit of a `speed` measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeedUnit {
+    /// Calibrated cameras: metres per second on the ground.
+    MPerS,
+    /// Gathering without calibration: body heights per second.
+    #[default]
+    BodyHeightsPerS,
+    /// Weaving without calibration: box widths per second.
+    BoxWidthsPerS,
+}
+
+/// What the gathering rule measured on the group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatheringMeasures {
+    /// How long the group has stood together, s.
+    pub held_s: f64,
+    /// The link distance in metres (calibrated cameras).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_distance_m: Option<f64>,
+    /// The link distance in pixels at the group's mean body height (uncalibrated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_distance_px: Option<f64>,
+    pub mean_height_px: f64,
+    /// Mean member speed; `null` until it can be measured.
+    pub speed: Option<f64>,
+    pub speed_unit: SpeedUnit,
+    /// Largest distance between two members' feet, metres (calibrated cameras).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_m: Option<f64>,
+    /// Largest distance between two members' feet, pixels.
+    pub spread_px: f64,
+}
+
+/// What the weaving rule measured on one vehicle's path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeavingMeasures {
+    pub box_width_px: f64,
+    /// Direction of travel on screen, degrees; `null` while the vehicle barely moves.
+    pub heading_deg: Option<f64>,
+    /// Most reversals seen during the incident.
+    pub max_reversals: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_swing_m: Option<f64>,
+    pub max_swing_px: f64,
+    /// The smallest swing that counts as a reversal, metres (calibrated) …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_swing_m: Option<f64>,
+    /// … or pixels (uncalibrated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_swing_px: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_swing_m: Option<f64>,
+    /// Largest peak-to-peak lateral swing in the window, pixels.
+    pub peak_swing_px: f64,
+    /// This vehicle weaves while at least `racing_min_vehicles` weave in the zone.
+    pub racing: bool,
+    /// Direction reversals of the lateral offset within the window.
+    pub reversals: u32,
+    /// Time the window covers, s.
+    pub span_s: f64,
+    pub speed: Option<f64>,
+    pub speed_unit: SpeedUnit,
+    /// Vehicles weaving in the zone at this frame.
+    pub weaving_vehicles: u32,
+    pub window_s: f64,
+}
+
+impl Measures {
+    /// Street racing (weaving measures with `racing`); false for everything else.
+    pub fn racing(&self) -> bool {
+        matches!(self, Measures::Weaving(w) if w.racing)
+    }
+
+    /// The JSON object as published.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
 
 /// Lifecycle phase of an incident event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Start,
@@ -228,7 +334,7 @@ pub fn secs(a: jiff::Timestamp, b: jiff::Timestamp) -> f64 {
 }
 
 /// A camera's health as the duty desk sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CameraStatus {
     Online,

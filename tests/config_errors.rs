@@ -191,7 +191,7 @@ fn out_of_range_rule_values() {
     assert_eq!(
         errors(&text),
         [
-            "test.toml:19: camera[0].zone[0].gathering.min_people: 1 is out of range: a group needs at least 2 people (default 3)",
+            "test.toml:19: camera[0].zone[0].gathering.min_people: 1 is out of range: use 2 to 1000 people (default 3)",
             "test.toml:20: camera[0].zone[0].gathering.max_speed: -0.2 is out of range: use a positive value (body heights per second; default 0.3)",
         ]
         .join("\n")

@@ -134,8 +134,28 @@ fn events_survive_a_broker_outage_and_a_sigkill_in_order_without_loss() {
         Duration::from_secs(90),
     );
 
-    // 4. Broker back: the backlog and new events are delivered.
+    // 4. Broker back: the backlog and new events are delivered. The backlog must arrive
+    // within seconds (reconnects are at most ~2 s apart while messages wait; before the
+    // fix, a 30 s backoff cap made it 26-28 s).
     broker.restart();
+    let t_back = Instant::now();
+    let backlog: Vec<(String, u64)> = produced.iter().map(|d| key(d)).collect();
+    let redelivery = loop {
+        let got: std::collections::HashSet<_> = sub
+            .payloads(PROBE)
+            .iter()
+            .filter(|d| d.contains("\"schema\":\"wardwatch.event/"))
+            .map(|d| key(d))
+            .collect();
+        if backlog.iter().all(|k| got.contains(k)) {
+            break t_back.elapsed();
+        }
+        assert!(
+            t_back.elapsed() < Duration::from_secs(60),
+            "the backlog was not delivered within 60 s of the broker's return"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let back = collect(
         &b,
         &mut produced,
@@ -196,12 +216,19 @@ fn events_survive_a_broker_outage_and_a_sigkill_in_order_without_loss() {
         "delivery under faults: produced {} events (broker up {up}, down before SIGKILL {down_a}, \
          after restart while down {down_b}, after the broker returned {back}, rest at shutdown), \
          {queued_after_kill} message(s) in the outbox at the SIGKILL, received {} ({} distinct, \
-         {duplicates} duplicate redeliveries), missing {}, SIGTERM exit in {:.2} s",
+         {duplicates} duplicate redeliveries), missing {}, backlog of {} delivered {:.1} s after \
+         the broker returned, SIGTERM exit in {:.2} s",
         wanted.len(),
         received.len(),
         order.len(),
         missing.len(),
+        backlog.len(),
+        redelivery.as_secs_f64(),
         stop.as_secs_f64()
+    );
+    assert!(
+        redelivery < Duration::from_secs(15),
+        "the backlog took {redelivery:?} after the broker returned"
     );
     assert!(missing.is_empty(), "never delivered: {missing:?}");
     assert!(

@@ -368,7 +368,7 @@ fn start_event_fields() {
     assert_eq!(start.track_ids, vec![1, 2, 3, 4]);
     assert_eq!(start.peak_people, 4);
     assert!(start.hull.len() >= 4);
-    let m = &start.measures;
+    let m = &start.measures.to_json();
     assert!(m["speed"].as_f64().unwrap() < 0.05);
     assert_eq!(m["speed_unit"], "body_heights_per_s");
     assert_eq!(m["link_distance_px"], serde_json::json!(100.0));
@@ -667,7 +667,7 @@ fn calibrated_ground_plane_behaves_the_same_in_metres() {
             "calibrated group of 4",
             &[("start", 61.0, 4, ""), ("end", 120.4, 4, "cleared")],
         );
-    let m = &ev[0].measures;
+    let m = &ev[0].measures.to_json();
     assert_eq!(m["speed_unit"], "m_per_s");
     assert_eq!(m["link_distance_m"], serde_json::json!(1.7));
     assert!((m["spread_m"].as_f64().unwrap() - 1.19).abs() < 0.1);

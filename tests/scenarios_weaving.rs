@@ -296,7 +296,13 @@ impl Scenario {
                     .clone()
                     .or(e.update_reason.clone())
                     .unwrap_or_default();
-                (phase, t, e.track_ids[0], why, e.measures["racing"] == true)
+                (
+                    phase,
+                    t,
+                    e.track_ids[0],
+                    why,
+                    e.measures.to_json()["racing"] == true,
+                )
             })
             .collect();
         let want: Vec<(String, f64, u64, String, bool)> = want
@@ -340,10 +346,17 @@ fn check_invariants(events: &[IncidentEvent]) {
             "racing",
             "weaving_vehicles",
         ] {
-            assert!(e.measures.contains_key(k), "{k} missing");
+            assert!(e.measures.to_json().get(k).is_some(), "{k} missing");
         }
-        assert!(e.measures.values().all(|v| !v.is_array() && !v.is_object()));
-        assert!(e.measures["reversals"].as_u64().unwrap() >= 3);
+        assert!(
+            e.measures
+                .to_json()
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|v| !v.is_array() && !v.is_object())
+        );
+        assert!(e.measures.to_json()["reversals"].as_u64().unwrap() >= 3);
         assert!(e.hull.len() >= 5, "the path for the evidence");
         if e.phase == Phase::Start {
             start_order.push(e.incident);
@@ -444,7 +457,7 @@ fn zigzag_with_4_reversals_fires_once() {
             ("end", 8.0, 7, "cleared", false),
         ],
     );
-    let m = &ev[0].measures;
+    let m = &ev[0].measures.to_json();
     assert_eq!(m["reversals"], 3);
     let swing = m["peak_swing_px"].as_f64().unwrap();
     assert!((swing - 60.0).abs() < 7.0, "{swing}");
@@ -458,7 +471,7 @@ fn zigzag_with_4_reversals_fires_once() {
         "min_duration 0: starts when detected"
     );
     assert!((ev[1].duration_s() - 4.6).abs() < 1e-9);
-    assert_eq!(ev[1].measures["max_reversals"], 4);
+    assert_eq!(ev[1].measures.to_json()["max_reversals"], 4);
     // The path for the evidence: the last 3 s of bottom-centres, oldest first.
     assert_eq!(ev[0].hull.len(), 16);
     assert!(ev[0].hull[0].0 < ev[0].hull[15].0);
@@ -513,7 +526,7 @@ fn two_weavers_at_once_are_racing() {
             ("end", 9.2, 2, "cleared", true),
         ],
     );
-    assert_eq!(ev[0].measures["weaving_vehicles"], 2);
+    assert_eq!(ev[0].measures.to_json()["weaving_vehicles"], 2);
     assert_ne!(ev[0].incident, ev[1].incident);
 
     // The second starts 1.2 s later: the first incident gets a `racing` update.
@@ -624,7 +637,7 @@ fn weaving_along_a_diagonal_road_fires() {
             ("end", 8.8, 1, "cleared", false),
         ],
     );
-    let heading = ev[0].measures["heading_deg"].as_f64().unwrap();
+    let heading = ev[0].measures.to_json()["heading_deg"].as_f64().unwrap();
     assert!((heading - 35.0).abs() < 5.0, "{heading}");
     let towards = Vehicle::on_road(
         2,
@@ -754,7 +767,7 @@ fn calibrated_ground_plane_behaves_the_same_in_metres() {
             ("end", 9.2, 7, "cleared", false),
         ],
     );
-    let m = &ev[0].measures;
+    let m = &ev[0].measures.to_json();
     assert_eq!(m["speed_unit"], "m_per_s");
     assert!((m["speed"].as_f64().unwrap() - 2.0).abs() < 0.1);
     assert_eq!(m["min_swing_m"], 0.5);

@@ -17,9 +17,9 @@
 //!   grace); a real join is published about 5 s after it happens.
 //! - **Update, periodic**: on an active frame `update_every_s` after the last published
 //!   event of the incident (start or update). `update_every_s <= 0` disables it.
-//! - **Update, flag raised** (opt-in, see [`Debouncer::with_update_on_flag`]): on an active
-//!   frame whose measure `name` is `true` while it was not `true` in the incident's last
-//!   published event; the update reason is the flag's name (e.g. `racing` for weaving).
+//! - **Update, racing** (opt-in, see [`Debouncer::with_update_on_racing`]): on an active
+//!   frame whose measures say `racing` while the incident's last published event did not;
+//!   the update reason is `racing`.
 //!   Checked before the other update reasons. A flag dropping back to false publishes
 //!   nothing by itself, so a flickering flag publishes at most once per published event.
 //! - **End, cleared**: on the first frame at which the condition has been false for
@@ -126,8 +126,8 @@ pub struct Debouncer {
     candidates: BTreeMap<u64, Candidate>,
     next_incident: u64,
     last_end: Option<Timestamp>,
-    /// Boolean measures whose rise publishes an update (see [`Debouncer::with_update_on_flag`]).
-    flags: Vec<String>,
+    /// A rise of `racing` publishes an update (see [`Debouncer::with_update_on_racing`]).
+    update_on_racing: bool,
 }
 
 impl Debouncer {
@@ -139,7 +139,7 @@ impl Debouncer {
             candidates: BTreeMap::new(),
             next_incident: 1,
             last_end: None,
-            flags: Vec::new(),
+            update_on_racing: false,
         }
     }
 
@@ -151,11 +151,11 @@ impl Debouncer {
         self
     }
 
-    /// Publishes an `update` with update reason `name` when the boolean measure `name`
-    /// becomes `true` in an open incident (it was not `true` in the last published event).
-    /// Can be called for several flags; none by default.
-    pub fn with_update_on_flag(mut self, name: &str) -> Self {
-        self.flags.push(name.to_string());
+    /// Publishes an `update` with update reason `racing` when the measures' `racing`
+    /// becomes true in an open incident (it was not in the last published event). Off by
+    /// default; the weaving rule turns it on.
+    pub fn with_update_on_racing(mut self) -> Self {
+        self.update_on_racing = true;
         self
     }
 
@@ -234,7 +234,7 @@ impl Debouncer {
             };
             match cand.incident.as_mut() {
                 Some(inc) => {
-                    if let Some(r) = update_reason(inc, o, ts, &p, &self.flags) {
+                    if let Some(r) = update_reason(inc, o, ts, &p, self.update_on_racing) {
                         updates.push(event(
                             self.rule,
                             &self.zone,
@@ -258,7 +258,7 @@ impl Debouncer {
                             published_people: 0,
                             last_emit: ts,
                             pending: None,
-                            published_measures: Measures::new(),
+                            published_measures: Measures::Empty {},
                         };
                         self.next_incident += 1;
                         starts.push(event(
@@ -316,19 +316,15 @@ impl Debouncer {
 }
 
 /// Whether the active observation `o` publishes an update, and why.
-fn update_reason<'a>(
+fn update_reason(
     inc: &mut Incident,
     o: &Observation,
     ts: Timestamp,
     p: &DebounceParams,
-    flags: &'a [String],
-) -> Option<&'a str> {
-    let raised = |m: &Measures, f: &str| m.get(f) == Some(&serde_json::Value::Bool(true));
-    if let Some(f) = flags
-        .iter()
-        .find(|f| raised(&o.measures, f) && !raised(&inc.published_measures, f))
-    {
-        return Some(f);
+    on_racing: bool,
+) -> Option<&'static str> {
+    if on_racing && o.measures.racing() && !inc.published_measures.racing() {
+        return Some(RACING);
     }
     let people = o.people;
     if people == inc.published_people {
@@ -370,7 +366,7 @@ fn event(
             s.hull.clone(),
             s.measures.clone(),
         ),
-        None => (0, Vec::new(), Vec::new(), Measures::new()),
+        None => (0, Vec::new(), Vec::new(), Measures::Empty {}),
     };
     inc.peak = inc.peak.max(people);
     if phase != Phase::End {
@@ -393,7 +389,7 @@ fn event(
         peak_people: inc.peak,
         track_ids,
         hull,
-        racing: measures.get(RACING) == Some(&serde_json::Value::Bool(true)),
+        racing: measures.racing(),
         measures,
         reason: reason.map(str::to_string),
         update_reason: update_reason.map(str::to_string),
@@ -418,7 +414,7 @@ mod tests {
             people,
             track_ids: (1..=people as u64).collect(),
             hull: vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)],
-            measures: Measures::new(),
+            measures: Measures::Empty {},
         }
     }
 
@@ -685,7 +681,10 @@ mod tests {
 
     fn flagged(key: u64, active: bool, racing: bool) -> Observation {
         let mut o = ob(key, active, 1);
-        o.measures.insert("racing".into(), racing.into());
+        o.measures = Measures::Weaving(crate::types::WeavingMeasures {
+            racing,
+            ..Default::default()
+        });
         o
     }
 
@@ -701,7 +700,7 @@ mod tests {
 
     #[test]
     fn flag_rise_publishes_one_update() {
-        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_flag("racing");
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_racing();
         // Racing from 2 s, flickering off 2.4-2.8 s: one update; the periodic one at 12 s
         // carries racing = false (off from 11 s), so the rise at 13 s publishes again.
         let ev = run(&mut d, 0.0, 15.0, |t| {
@@ -718,19 +717,19 @@ mod tests {
             ]
         );
         // Started while racing: nothing more to publish.
-        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_flag("racing");
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_racing();
         let ev = run(&mut d, 0.0, 5.0, |_| vec![flagged(1, true, true)]);
         assert_eq!(ev, vec![(Phase::Start, 0.0, 1, None)]);
     }
 
     #[test]
     fn flags_are_opt_in_and_per_incident() {
-        // Without with_update_on_flag a flag is just data.
+        // Without with_update_on_racing the flag is just data.
         let mut d = Debouncer::new("road", RuleKind::Weaving, fast());
         let ev = run(&mut d, 0.0, 5.0, |t| vec![flagged(1, true, t >= 2.0)]);
         assert_eq!(ev, vec![(Phase::Start, 0.0, 1, None)]);
         // Two concurrent incidents (one per key), each with its own published state.
-        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_flag("racing");
+        let mut d = Debouncer::new("road", RuleKind::Weaving, fast()).with_update_on_racing();
         let mut all = Vec::new();
         for k in 0..25 {
             let t = k as f64 / 5.0;

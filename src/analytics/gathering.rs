@@ -33,9 +33,11 @@ use serde::{Deserialize, Serialize};
 use crate::analytics::debounce::DebounceParams;
 use crate::analytics::hold::HoldTimer;
 pub use crate::analytics::rules::GroundMap;
-use crate::analytics::rules::{Observation, Rule, convex_hull, num};
+use crate::analytics::rules::{Observation, Rule, convex_hull, round3};
 use crate::analytics::zone::Polygon;
-use crate::types::{BBox, Measures, ObjectClass, RuleKind, Track, secs};
+use crate::types::{
+    BBox, GatheringMeasures, Measures, ObjectClass, RuleKind, SpeedUnit, Track, secs,
+};
 
 /// Speed is measured over about this much of the group's history.
 pub const SPEED_WINDOW_S: f64 = 2.0;
@@ -87,22 +89,33 @@ impl GatheringParams {
         }
     }
 
-    /// Every problem, each as `field: what is wrong`; empty when valid.
+    /// Every problem, each as `field: what is wrong`; empty when valid. The ranges are
+    /// [`MIN_PEOPLE`], [`LINK_DISTANCE_MAX`] and [`DURATION_MAX_S`], which the config
+    /// checks too: one place for each range.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.min_people < 1 {
+        if !MIN_PEOPLE.contains(&(self.min_people as i64)) {
             out.push(format!(
-                "min_people: must be at least 1, got {}",
+                "min_people: must be {} to {}, got {}",
+                MIN_PEOPLE.start(),
+                MIN_PEOPLE.end(),
                 self.min_people
             ));
         }
-        for (name, v) in [
-            ("link_distance", self.link_distance),
-            ("max_speed", self.max_speed),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                out.push(format!("{name}: must be a number above 0, got {v}"));
-            }
+        if !(self.link_distance.is_finite()
+            && self.link_distance > 0.0
+            && self.link_distance as f64 <= LINK_DISTANCE_MAX)
+        {
+            out.push(format!(
+                "link_distance: must be above 0 and at most {LINK_DISTANCE_MAX}, got {}",
+                self.link_distance
+            ));
+        }
+        if !(self.max_speed.is_finite() && self.max_speed > 0.0) {
+            out.push(format!(
+                "max_speed: must be a number above 0, got {}",
+                self.max_speed
+            ));
         }
         for (name, v) in [
             ("min_duration_s", self.min_duration_s),
@@ -111,15 +124,22 @@ impl GatheringParams {
             ("clear_after_s", self.clear_after_s),
             ("cooldown_s", self.cooldown_s),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
+            if !(v.is_finite() && (0.0..=DURATION_MAX_S).contains(&v)) {
                 out.push(format!(
-                    "{name}: must be a number of seconds, 0 or more, got {v}"
+                    "{name}: must be 0 to {DURATION_MAX_S} seconds, got {v}"
                 ));
             }
         }
         out
     }
 }
+
+/// Accepted group sizes: a group needs two people; more than 1000 is a typo.
+pub const MIN_PEOPLE: std::ops::RangeInclusive<i64> = 2..=1000;
+/// Largest link distance (body heights, or metres with calibration).
+pub const LINK_DISTANCE_MAX: f64 = 100.0;
+/// Longest duration setting of a rule (24 h).
+pub const DURATION_MAX_S: f64 = 86_400.0;
 
 /// The tracks the rule wants: confirmed people whose foot point (bottom-centre) is inside
 /// `zone`, for a frame of `frame_w`×`frame_h` pixels. Coasting tracks (`matched == false`)
@@ -456,32 +476,21 @@ fn measures(
         }
         d
     };
-    let mut m = Measures::new();
-    m.insert("spread_px".into(), num(spread(&|m: &Member| m.foot_px)));
-    if calibrated {
-        m.insert("spread_m".into(), num(spread(&|m: &Member| m.pos)));
-    }
-    m.insert("speed".into(), speed.map_or(serde_json::Value::Null, num));
-    m.insert(
-        "speed_unit".into(),
-        (if calibrated {
-            "m_per_s"
+    let r = |v: f64| round3(v);
+    Measures::Gathering(GatheringMeasures {
+        held_s: r(held_s),
+        link_distance_m: calibrated.then(|| r(link_distance as f64)),
+        link_distance_px: (!calibrated).then(|| r(link_distance as f64 * mean_h)),
+        mean_height_px: r(mean_h),
+        speed: speed.map(r),
+        speed_unit: if calibrated {
+            SpeedUnit::MPerS
         } else {
-            "body_heights_per_s"
-        })
-        .into(),
-    );
-    if calibrated {
-        m.insert("link_distance_m".into(), num(link_distance as f64));
-    } else {
-        m.insert(
-            "link_distance_px".into(),
-            num(link_distance as f64 * mean_h),
-        );
-    }
-    m.insert("mean_height_px".into(), num(mean_h));
-    m.insert("held_s".into(), num(held_s));
-    m
+            SpeedUnit::BodyHeightsPerS
+        },
+        spread_m: calibrated.then(|| r(spread(&|m: &Member| m.pos))),
+        spread_px: r(spread(&|m: &Member| m.foot_px)),
+    })
 }
 
 #[cfg(test)]
@@ -572,10 +581,16 @@ mod tests {
         let o = run(&mut r, 1.0, 1.1, g);
         assert!(o[0].active);
         assert_eq!(o[0].key, 1);
-        assert_eq!(o[0].measures["speed"], serde_json::json!(0.0));
-        assert_eq!(o[0].measures["speed_unit"], "body_heights_per_s");
-        assert_eq!(o[0].measures["link_distance_px"], serde_json::json!(100.0));
-        assert_eq!(o[0].measures["spread_px"], serde_json::json!(50.0));
+        assert_eq!(o[0].measures.to_json()["speed"], serde_json::json!(0.0));
+        assert_eq!(o[0].measures.to_json()["speed_unit"], "body_heights_per_s");
+        assert_eq!(
+            o[0].measures.to_json()["link_distance_px"],
+            serde_json::json!(100.0)
+        );
+        assert_eq!(
+            o[0].measures.to_json()["spread_px"],
+            serde_json::json!(50.0)
+        );
         // Hull of the three boxes.
         assert_eq!(
             o[0].hull,
@@ -607,7 +622,7 @@ mod tests {
             assert_eq!(o.len(), 1);
             assert!(!o[0].active);
             if k >= 5 {
-                let v = o[0].measures["speed"].as_f64().unwrap();
+                let v = o[0].measures.to_json()["speed"].as_f64().unwrap();
                 assert!((v - 0.8).abs() < 1e-3, "{v}");
             }
         }
@@ -727,9 +742,12 @@ mod tests {
         assert_eq!(o.len(), 1);
         let o = r.observe(at(1.0), &g, Some(&ground));
         assert!(o[0].active);
-        assert_eq!(o[0].measures["speed_unit"], "m_per_s");
-        assert_eq!(o[0].measures["link_distance_m"], serde_json::json!(1.5));
-        assert_eq!(o[0].measures["spread_m"], serde_json::json!(1.2));
+        assert_eq!(o[0].measures.to_json()["speed_unit"], "m_per_s");
+        assert_eq!(
+            o[0].measures.to_json()["link_distance_m"],
+            serde_json::json!(1.5)
+        );
+        assert_eq!(o[0].measures.to_json()["spread_m"], serde_json::json!(1.2));
         // 80 px = 1.6 m: not linked.
         let far = vec![
             person(1, 100.0, 300.0),
@@ -763,9 +781,9 @@ mod tests {
         assert_eq!(
             bad.problems(),
             vec![
-                "min_people: must be at least 1, got 0",
+                "min_people: must be 2 to 1000, got 0",
                 "max_speed: must be a number above 0, got -1",
-                "grace_s: must be a number of seconds, 0 or more, got NaN",
+                "grace_s: must be 0 to 86400 seconds, got NaN",
             ]
         );
         let p: GatheringParams = serde_json::from_str(r#"{"min_people": 4}"#).unwrap();

@@ -57,8 +57,8 @@ pub struct Observation {
 }
 
 /// Rounds a measure to 3 decimals for tidy JSON (`0.3`, not `0.30000001192092896`).
-pub(crate) fn num(v: f64) -> serde_json::Value {
-    serde_json::Value::from((v * 1000.0).round() / 1000.0)
+pub(crate) fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 /// Convex hull (Andrew's monotone chain) of a point set, counter-clockwise on screen
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn num_rounds() {
-        assert_eq!(num(0.3f32 as f64).to_string(), "0.3");
-        assert_eq!(num(12.34567).to_string(), "12.346");
+        assert_eq!(serde_json::json!(round3(0.3f32 as f64)).to_string(), "0.3");
+        assert_eq!(round3(12.34567), 12.346);
     }
 }

@@ -55,9 +55,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::analytics::debounce::{DebounceParams, Debouncer};
 pub use crate::analytics::rules::RACING;
-use crate::analytics::rules::{GroundMap, Observation, Rule, num};
+use crate::analytics::rules::{GroundMap, Observation, Rule, round3};
 use crate::analytics::zone::Polygon;
-use crate::types::{Measures, ObjectClass, RuleKind, Track, secs};
+use crate::types::{Measures, ObjectClass, RuleKind, SpeedUnit, Track, WeavingMeasures, secs};
 
 /// Less history than this (seconds): not evaluated, not active.
 pub const MIN_SPAN_S: f64 = 1.0;
@@ -118,16 +118,16 @@ impl WeavingParams {
     /// Note that `cooldown_s` is per zone in the debouncer: any incident ending blocks
     /// every new one in the zone, so keep it 0 unless that is what you want.
     pub fn debouncer(&self, zone: &str) -> Debouncer {
-        Debouncer::new(zone, RuleKind::Weaving, self.debounce()).with_update_on_flag(RACING)
+        Debouncer::new(zone, RuleKind::Weaving, self.debounce()).with_update_on_racing()
     }
 
     /// Every problem, each as `field: what is wrong`; empty when valid.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if !(self.window_s.is_finite() && self.window_s >= 2.0 * MIN_SPAN_S) {
+        if !(self.window_s.is_finite() && (WINDOW_MIN_S..=DURATION_MAX_S).contains(&self.window_s))
+        {
             out.push(format!(
-                "window_s: must be at least {} seconds, got {}",
-                2.0 * MIN_SPAN_S,
+                "window_s: must be {WINDOW_MIN_S} to {DURATION_MAX_S} seconds, got {}",
                 self.window_s
             ));
         }
@@ -136,15 +136,19 @@ impl WeavingParams {
                 out.push(format!("{name}: must be a number above 0, got {v}"));
             }
         }
-        if self.min_reversals < 1 {
+        if !MIN_REVERSALS.contains(&(self.min_reversals as i64)) {
             out.push(format!(
-                "min_reversals: must be at least 1, got {}",
+                "min_reversals: must be {} to {}, got {}",
+                MIN_REVERSALS.start(),
+                MIN_REVERSALS.end(),
                 self.min_reversals
             ));
         }
-        if self.racing_min_vehicles < 2 {
+        if !RACING_MIN_VEHICLES.contains(&(self.racing_min_vehicles as i64)) {
             out.push(format!(
-                "racing_min_vehicles: must be at least 2, got {}",
+                "racing_min_vehicles: must be {} to {}, got {}",
+                RACING_MIN_VEHICLES.start(),
+                RACING_MIN_VEHICLES.end(),
                 self.racing_min_vehicles
             ));
         }
@@ -155,15 +159,23 @@ impl WeavingParams {
             ("clear_after_s", self.clear_after_s),
             ("cooldown_s", self.cooldown_s),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
+            if !(v.is_finite() && (0.0..=DURATION_MAX_S).contains(&v)) {
                 out.push(format!(
-                    "{name}: must be a number of seconds, 0 or more, got {v}"
+                    "{name}: must be 0 to {DURATION_MAX_S} seconds, got {v}"
                 ));
             }
         }
         out
     }
 }
+
+/// Shortest analysis window: two spans of [`MIN_SPAN_S`].
+pub const WINDOW_MIN_S: f64 = 2.0 * MIN_SPAN_S;
+/// Accepted reversal counts: one would count a single swerve.
+pub const MIN_REVERSALS: std::ops::RangeInclusive<i64> = 2..=50;
+/// Vehicles weaving at once that make it racing.
+pub const RACING_MIN_VEHICLES: std::ops::RangeInclusive<i64> = 2..=100;
+pub use crate::analytics::gathering::DURATION_MAX_S;
 
 /// The tracks the rule wants: confirmed vehicles whose bottom-centre is inside `zone`, for a
 /// frame of `frame_w`×`frame_h` pixels. Coasting tracks are kept (they add no samples).
@@ -533,9 +545,10 @@ impl WeavingRule {
         let racing = weaving >= p.racing_min_vehicles.max(1);
         out.into_iter()
             .map(|mut o| {
-                o.measures
-                    .insert(RACING.into(), (o.active && racing).into());
-                o.measures.insert("weaving_vehicles".into(), weaving.into());
+                if let Measures::Weaving(m) = &mut o.measures {
+                    m.racing = o.active && racing;
+                    m.weaving_vehicles = weaving as u32;
+                }
                 o
             })
             .collect()
@@ -637,37 +650,29 @@ fn evaluate(
         st.max_swing_px = st.max_swing_px.max(peak_swing_px);
     }
 
-    let mut m = Measures::new();
-    m.insert("reversals".into(), a.reversals.into());
-    m.insert("peak_swing_px".into(), num(peak_swing_px));
-    if calibrated {
-        m.insert("peak_swing_m".into(), num(a.peak_swing));
-        m.insert("min_swing_m".into(), num(min_swing));
-    } else {
-        m.insert("min_swing_px".into(), num(min_swing));
-    }
-    m.insert("max_reversals".into(), st.max_reversals.into());
-    m.insert("max_swing_px".into(), num(st.max_swing_px));
-    if calibrated {
-        m.insert("max_swing_m".into(), num(st.max_swing));
-    }
-    m.insert("speed".into(), speed.map_or(serde_json::Value::Null, num));
-    m.insert(
-        "speed_unit".into(),
-        (if calibrated {
-            "m_per_s"
+    let r = round3;
+    let m = Measures::Weaving(WeavingMeasures {
+        box_width_px: r(width),
+        heading_deg: heading.map(r),
+        max_reversals: st.max_reversals,
+        max_swing_m: calibrated.then(|| r(st.max_swing)),
+        max_swing_px: r(st.max_swing_px),
+        min_swing_m: calibrated.then(|| r(min_swing)),
+        min_swing_px: (!calibrated).then(|| r(min_swing)),
+        peak_swing_m: calibrated.then(|| r(a.peak_swing)),
+        peak_swing_px: r(peak_swing_px),
+        racing: false,
+        reversals: a.reversals,
+        span_s: r(times.last().copied().unwrap_or(0.0)),
+        speed: speed.map(r),
+        speed_unit: if calibrated {
+            SpeedUnit::MPerS
         } else {
-            "box_widths_per_s"
-        })
-        .into(),
-    );
-    m.insert(
-        "heading_deg".into(),
-        heading.map_or(serde_json::Value::Null, num),
-    );
-    m.insert("box_width_px".into(), num(width));
-    m.insert("window_s".into(), num(p.window_s));
-    m.insert("span_s".into(), num(times.last().copied().unwrap_or(0.0)));
+            SpeedUnit::BoxWidthsPerS
+        },
+        weaving_vehicles: 0,
+        window_s: r(p.window_s),
+    });
 
     Observation {
         rule: RuleKind::Weaving,
@@ -939,7 +944,7 @@ mod tests {
         assert!(o.active);
         assert_eq!((o.key, o.people, o.track_ids.clone()), (5, 1, vec![5]));
         assert_eq!(o.rule, RuleKind::Weaving);
-        let m = &o.measures;
+        let m = &o.measures.to_json();
         assert!(m["reversals"].as_u64().unwrap() >= 3);
         assert!((m["peak_swing_px"].as_f64().unwrap() - 60.0).abs() < 1.0);
         assert_eq!(m["min_swing_px"], 25.0);
@@ -955,7 +960,10 @@ mod tests {
             (Some(false), Some(1))
         );
         assert!(
-            m.values().all(|v| !v.is_array() && !v.is_object()),
+            m.as_object()
+                .unwrap()
+                .values()
+                .all(|v| !v.is_array() && !v.is_object()),
             "scalars only (event schema)"
         );
         // The path: 31 bottom-centres (3 s at 10 fps), oldest first.
@@ -975,8 +983,8 @@ mod tests {
             vec![bike(5, x, y)]
         });
         assert!(!o[0].active);
-        assert!(o[0].measures["reversals"].as_u64().unwrap() >= 3);
-        assert!((o[0].measures["speed"].as_f64().unwrap() - 0.8).abs() < 0.05);
+        assert!(o[0].measures.to_json()["reversals"].as_u64().unwrap() >= 3);
+        assert!((o[0].measures.to_json()["speed"].as_f64().unwrap() - 0.8).abs() < 0.05);
     }
 
     #[test]
@@ -996,8 +1004,8 @@ mod tests {
                 (
                     o.key,
                     o.active,
-                    o.measures["racing"] == true,
-                    o.measures["weaving_vehicles"].as_u64().unwrap(),
+                    o.measures.to_json()["racing"] == true,
+                    o.measures.to_json()["weaving_vehicles"].as_u64().unwrap(),
                 )
             })
             .collect();
@@ -1014,7 +1022,10 @@ mod tests {
             let (x, y) = zig(t, 100.0, 30.0, 0.6);
             vec![bike(9, x, y), bike(4, x, y - 150.0)]
         });
-        assert!(o.iter().all(|o| o.active && o.measures["racing"] == false));
+        assert!(
+            o.iter()
+                .all(|o| o.active && o.measures.to_json()["racing"] == false)
+        );
     }
 
     #[test]
@@ -1032,7 +1043,7 @@ mod tests {
         assert_eq!(o.iter().map(|o| o.key).collect::<Vec<_>>(), vec![3]);
         assert!(!o[0].active);
         assert_eq!(
-            o[0].measures["speed"],
+            o[0].measures.to_json()["speed"],
             serde_json::Value::Null,
             "not enough history yet"
         );
@@ -1070,14 +1081,14 @@ mod tests {
             vec![bike(1, x, y)]
         };
         let o = run(&mut r, 0.0, 4.0, 5.0, zz);
-        assert!(o[0].measures["max_reversals"].as_u64().unwrap() >= 3);
+        assert!(o[0].measures.to_json()["max_reversals"].as_u64().unwrap() >= 3);
         // Straight on for 7 s: inactive for > clear_after_s, maxima back to 0.
         let o = run(&mut r, 4.0, 11.0, 5.0, |t| {
             vec![bike(1, 100.0 + 100.0 * t as f32, 300.0)]
         });
         assert!(!o[0].active);
-        assert_eq!(o[0].measures["max_reversals"], 0);
-        assert_eq!(o[0].measures["max_swing_px"], 0.0);
+        assert_eq!(o[0].measures.to_json()["max_reversals"], 0);
+        assert_eq!(o[0].measures.to_json()["max_swing_px"], 0.0);
     }
 
     #[test]
@@ -1094,14 +1105,14 @@ mod tests {
             let (x, y) = zig(t, 100.0, 30.0, 0.6);
             last = r.observe(at(t), &[bike(1, x, y)], Some(&ground));
         }
-        let m = &last[0].measures;
+        let m = &last[0].measures.to_json();
         assert!(last[0].active);
         assert_eq!(m["speed_unit"], "m_per_s");
         assert!((m["speed"].as_f64().unwrap() - 2.0).abs() < 0.05);
         assert!((m["peak_swing_m"].as_f64().unwrap() - 1.2).abs() < 0.02);
         assert!((m["peak_swing_px"].as_f64().unwrap() - 60.0).abs() < 1.0);
         assert_eq!(m["min_swing_m"], 0.6);
-        assert!(!m.contains_key("min_swing_px"));
+        assert!(m.get("min_swing_px").is_none());
         assert!(
             m["heading_deg"].as_f64().unwrap() < 5.0 || m["heading_deg"].as_f64().unwrap() > 355.0
         );
@@ -1138,12 +1149,12 @@ mod tests {
         assert_eq!(
             bad.problems(),
             vec![
-                "window_s: must be at least 2 seconds, got 1",
+                "window_s: must be 2 to 86400 seconds, got 1",
                 "min_speed: must be a number above 0, got 0",
                 "min_swing: must be a number above 0, got NaN",
-                "min_reversals: must be at least 1, got 0",
-                "racing_min_vehicles: must be at least 2, got 1",
-                "clear_after_s: must be a number of seconds, 0 or more, got -1",
+                "min_reversals: must be 2 to 50, got 0",
+                "racing_min_vehicles: must be 2 to 100, got 1",
+                "clear_after_s: must be 0 to 86400 seconds, got -1",
             ]
         );
     }

@@ -193,36 +193,41 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
     let total = s.frame.clone();
     let inf = s.inference.clone();
     if args.json {
-        let stage_json: serde_json::Map<String, serde_json::Value> = stages
-            .iter()
-            .map(|(n, (p50, p95))| {
-                (
-                    n.to_string(),
-                    serde_json::json!({ "p50_ms": round3(*p50), "p95_ms": round3(*p95) }),
-                )
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "schema": "wardwatch.bench/1",
-            "model": cfg.detector.model_path.display().to_string(),
-            "family": cfg.detector.family.name(),
-            "execution_provider": provider,
-            "onnxruntime": runtime_version,
-            "threads": cfg.detector.intra_threads,
-            "intra_op_spinning": cfg.detector.intra_spinning,
-            "video": video.display().to_string(),
-            "video_fps": src_fps,
-            "frames": total.len(),
-            "stages": stage_json,
-            "end_to_end_fps": round3(e2e_fps),
-            "bare_inference_fps": round3(bare_fps),
-            "end_to_end_over_bare": round3(e2e_fps / bare_fps),
-            "outside_inference_ms": round3(outside_inference),
-            "outside_inference_pct_of_inference": round3(100.0 * outside_inference / mean(&inf).max(1e-9)),
-            "detect_fps": camera.detect_fps,
-            "per_camera_ms_per_s": round3(per_camera_ms),
-            "cameras": cameras,
-        });
+        use crate::publish::document::{BENCH_SCHEMA, BenchDoc, StageTimes};
+        let doc = BenchDoc {
+            schema: BENCH_SCHEMA.into(),
+            model: cfg.detector.model_path.display().to_string(),
+            family: cfg.detector.family.name().to_string(),
+            execution_provider: provider.to_string(),
+            onnxruntime: runtime_version.to_string(),
+            threads: cfg.detector.intra_threads,
+            intra_op_spinning: cfg.detector.intra_spinning,
+            video: video.display().to_string(),
+            video_fps: src_fps,
+            frames: total.len(),
+            stages: stages
+                .iter()
+                .map(|(n, (p50, p95))| {
+                    (
+                        n.to_string(),
+                        StageTimes {
+                            p50_ms: round3(*p50),
+                            p95_ms: round3(*p95),
+                        },
+                    )
+                })
+                .collect(),
+            end_to_end_fps: round3(e2e_fps),
+            bare_inference_fps: round3(bare_fps),
+            end_to_end_over_bare: round3(e2e_fps / bare_fps),
+            outside_inference_ms: round3(outside_inference),
+            outside_inference_pct_of_inference: round3(
+                100.0 * outside_inference / mean(&inf).max(1e-9),
+            ),
+            detect_fps: camera.detect_fps,
+            per_camera_ms_per_s: round3(per_camera_ms),
+            cameras,
+        };
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
     } else {
         println!(

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::analytics::gathering::GatheringParams;
+use crate::analytics::gathering::{self, GatheringParams};
 use crate::analytics::schedule::Schedule;
-use crate::analytics::weaving::WeavingParams;
+use crate::analytics::weaving::{self, WeavingParams};
 use crate::analytics::zone::Polygon;
 use crate::detect::{
     ClassMap, DecodeParams, DetectorSettings, ExecutionProvider, Fallback, Family, Resize,
@@ -1137,11 +1137,13 @@ impl Validator<'_> {
             .min_people
             .or(site.min_people)
             .unwrap_or(d.min_people as i64);
-        if !(2..=1000).contains(&min_people) {
+        if !gathering::MIN_PEOPLE.contains(&min_people) {
             self.issue(
                 &p("min_people"),
                 format!(
-                    "{min_people} is out of range: a group needs at least 2 people (default {})",
+                    "{min_people} is out of range: use {} to {} people (default {})",
+                    gathering::MIN_PEOPLE.start(),
+                    gathering::MIN_PEOPLE.end(),
                     d.min_people
                 ),
             );
@@ -1150,8 +1152,8 @@ impl Validator<'_> {
             .link_distance
             .or(site.link_distance)
             .unwrap_or(d.link_distance as f64);
-        if !(link.is_finite() && link > 0.0 && link <= 100.0) {
-            self.issue(&p("link_distance"), format!("{link} is out of range: use a value in (0, 100] (body heights, or metres with calibration; default {})", d.link_distance));
+        if !(link.is_finite() && link > 0.0 && link <= gathering::LINK_DISTANCE_MAX) {
+            self.issue(&p("link_distance"), format!("{link} is out of range: use a value in (0, {}] (body heights, or metres with calibration; default {})", gathering::LINK_DISTANCE_MAX, d.link_distance));
         }
         let speed = zone
             .max_speed
@@ -1162,7 +1164,7 @@ impl Validator<'_> {
         }
         let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
             let x = z.or(s).map(|s| s.0).unwrap_or(def);
-            if !(x.is_finite() && (0.0..=86400.0).contains(&x)) {
+            if !(x.is_finite() && (0.0..=gathering::DURATION_MAX_S).contains(&x)) {
                 self.issue(
                     &p(f),
                     format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"),
@@ -1171,7 +1173,7 @@ impl Validator<'_> {
             x
         };
         let params = GatheringParams {
-            min_people: min_people.clamp(0, 1000) as usize,
+            min_people: min_people.clamp(0, *gathering::MIN_PEOPLE.end()) as usize,
             link_distance: link as f32,
             max_speed: speed as f32,
             min_duration_s: dur(
@@ -1236,18 +1238,20 @@ impl Validator<'_> {
             .min_reversals
             .or(site.min_reversals)
             .unwrap_or(d.min_reversals as i64);
-        if !(2..=50).contains(&reversals) {
-            self.issue(&p("min_reversals"), format!("{reversals} is out of range: use 2 to 50 (default {}); 1 would count a single swerve", d.min_reversals));
+        if !weaving::MIN_REVERSALS.contains(&reversals) {
+            self.issue(&p("min_reversals"), format!("{reversals} is out of range: use {} to {} (default {}); 1 would count a single swerve", weaving::MIN_REVERSALS.start(), weaving::MIN_REVERSALS.end(), d.min_reversals));
         }
         let racing = zone
             .racing_min_vehicles
             .or(site.racing_min_vehicles)
             .unwrap_or(d.racing_min_vehicles as i64);
-        if !(2..=100).contains(&racing) {
+        if !weaving::RACING_MIN_VEHICLES.contains(&racing) {
             self.issue(
                 &p("racing_min_vehicles"),
                 format!(
-                    "{racing} is out of range: use 2 to 100 (default {})",
+                    "{racing} is out of range: use {} to {} (default {})",
+                    weaving::RACING_MIN_VEHICLES.start(),
+                    weaving::RACING_MIN_VEHICLES.end(),
                     d.racing_min_vehicles
                 ),
             );
@@ -1255,7 +1259,7 @@ impl Validator<'_> {
         let mut dur =
             |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64, min: f64| {
                 let x = z.or(s).map(|s| s.0).unwrap_or(def);
-                if !(x.is_finite() && (min..=86400.0).contains(&x)) {
+                if !(x.is_finite() && (min..=weaving::DURATION_MAX_S).contains(&x)) {
                     self.issue(
                         &p(f),
                         format!("{x} s is out of range: use {min} s to 24 h (default {def} s)"),
@@ -1264,11 +1268,17 @@ impl Validator<'_> {
                 x
             };
         let params = WeavingParams {
-            window_s: dur("window", zone.window, site.window, d.window_s, 1.0),
+            window_s: dur(
+                "window",
+                zone.window,
+                site.window,
+                d.window_s,
+                weaving::WINDOW_MIN_S,
+            ),
             min_speed: min_speed as f32,
             min_swing: min_swing as f32,
-            min_reversals: reversals.clamp(0, 50) as u32,
-            racing_min_vehicles: racing.clamp(0, 100) as usize,
+            min_reversals: reversals.clamp(0, *weaving::MIN_REVERSALS.end()) as u32,
+            racing_min_vehicles: racing.clamp(0, *weaving::RACING_MIN_VEHICLES.end()) as usize,
             min_duration_s: dur(
                 "min_duration",
                 zone.min_duration,

@@ -5,50 +5,106 @@
 //! snapshot. The JSON contract is documented in docs/events.md and
 //! schemas/event.schema.json.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::types::{CameraStatus, HealthChange, IncidentEvent, Phase, ZoneCount};
+use crate::types::{CameraStatus, HealthChange, IncidentEvent, Measures, Phase, ZoneCount};
 
 pub const SCHEMA: &str = "wardwatch.event/1";
 pub const STATE_SCHEMA: &str = "wardwatch.state/1";
 pub const CAMERA_SCHEMA: &str = "wardwatch.camera/1";
+pub const BENCH_SCHEMA: &str = "wardwatch.bench/1";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// Path of the JPEG on the appliance.
     pub path: String,
     /// Hex sha256 of the JPEG bytes.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub sha256: String,
+    #[schemars(range(min = 1))]
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The JSON Schemas of the published documents, generated from these types:
+/// `(file name under schemas/, schema)`. `tests/schemas.rs` keeps the committed files
+/// equal to them.
+/// The schemas describe what wardwatch *writes* (the serialize contract): a field that is
+/// always written is required, `null` where it may be empty.
+pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+    fn of<T: JsonSchema>() -> schemars::Schema {
+        schemars::generate::SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator()
+            .into_root_schema_for::<T>()
+    }
+    vec![
+        ("event.schema.json", of::<Event>()),
+        ("camera.schema.json", of::<HealthDoc>()),
+        ("state.schema.json", of::<StateDoc>()),
+        ("bench.schema.json", of::<BenchDoc>()),
+    ]
+}
+
+const NAME: &str = r"^[A-Za-z0-9._-]{1,64}$";
+const UTC: &str = "Z$";
+
+/// One lifecycle event (start, update, end) of an incident, published QoS 1 on
+/// wardwatch/<site>/<camera>/events. Consumers de-duplicate on (id, seq).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "wardwatch event",
+    extend("$id" = "https://github.com/wardwatch/wardwatch/schemas/event.schema.json"),
+    extend("allOf" = [
+        {"if": {"properties": {"phase": {"const": "start"}}},
+         "then": {"properties": {"seq": {"const": 0}, "reason": {"type": "null"}}}},
+        {"if": {"properties": {"phase": {"const": "end"}}},
+         "then": {"properties": {"reason": {"type": "string"}}}}
+    ])
+)]
 pub struct Event {
+    #[schemars(extend("const" = SCHEMA))]
     pub schema: String,
-    /// Stable per incident: the same for its start, updates and end.
+    /// Stable per incident, the same for its start, updates and end:
+    /// <camera>:<zone>:<rule>:<start UTC>:<n>.
+    #[schemars(length(min = 1))]
     pub id: String,
     /// 0 for start, then +1 per event of the incident. Consumers de-duplicate on (id, seq).
     pub seq: u32,
     pub phase: Phase,
+    #[schemars(extend("enum" = ["gathering", "weaving"]))]
     pub rule: String,
+    #[schemars(regex(pattern = NAME))]
     pub site: String,
+    #[schemars(regex(pattern = NAME))]
     pub camera: String,
+    #[schemars(regex(pattern = NAME))]
     pub zone: String,
-    /// When this event was decided (frame time), UTC and site-local RFC 3339.
+    /// When this event was decided (frame time), UTC RFC 3339.
+    #[schemars(extend("format" = "date-time"), regex(pattern = UTC))]
     pub time_utc: String,
+    /// The same in the site's time zone.
+    #[schemars(extend("format" = "date-time"))]
     pub time_local: String,
-    /// When the condition began to hold.
+    /// When the condition began to hold, UTC.
+    #[schemars(extend("format" = "date-time"), regex(pattern = UTC))]
     pub started_utc: String,
+    #[schemars(extend("format" = "date-time"))]
     pub started_local: String,
+    #[schemars(range(min = 0.0))]
     pub duration_s: f64,
     pub people: usize,
     pub peak_people: usize,
+    /// Tracker ids of the members (gathering) or the vehicle (weaving).
     pub track_ids: Vec<u64>,
-    /// Rule measurements (spread, speed, …), see docs/events.md.
-    pub measures: serde_json::Map<String, serde_json::Value>,
-    /// On `end`: why (`cleared`, `schedule_closed`, `end_of_stream`, `shutdown`).
-    /// On `update`: `count_changed`, `periodic` or `racing`.
+    /// Rule measurements, typed per rule; see docs/events.md.
+    pub measures: Measures,
+    /// end: cleared | schedule_closed | end_of_stream | shutdown | config_reload;
+    /// update: count_changed | periodic | racing; start: null.
     pub reason: Option<String>,
+    /// The annotated JPEG, when one was saved (start and update).
     pub snapshot: Option<Snapshot>,
 }
 
@@ -130,14 +186,17 @@ impl Event {
             Phase::End => "END   ",
         };
         let what = if self.rule == "weaving" {
-            let m = |k: &str| self.measures.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
-            let racing = self.measures.get("racing").and_then(|v| v.as_bool()) == Some(true);
+            let none = crate::types::WeavingMeasures::default();
+            let w = match &self.measures {
+                Measures::Weaving(w) => w,
+                _ => &none,
+            };
             format!(
-                "vehicle weaving, {:.0} reversals, peak swing {:.0} px{}",
-                m("reversals").max(m("max_reversals")),
-                m("peak_swing_px").max(m("max_swing_px")),
-                if racing {
-                    format!(", RACING with {:.0} vehicles", m("weaving_vehicles"))
+                "vehicle weaving, {} reversals, peak swing {:.0} px{}",
+                w.reversals.max(w.max_reversals),
+                w.peak_swing_px.max(w.max_swing_px),
+                if w.racing {
+                    format!(", RACING with {} vehicles", w.weaving_vehicles)
                 } else {
                     String::new()
                 }
@@ -168,7 +227,8 @@ impl Event {
 }
 
 /// One active alert in the state document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActiveAlert {
     pub id: String,
     pub rule: String,
@@ -193,18 +253,30 @@ impl From<&Event> for ActiveAlert {
 }
 
 /// People in one zone, in the state document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ZoneState {
     pub people: usize,
 }
 
-/// The retained per-camera state (`wardwatch.state/1`), see docs/events.md.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The retained per-camera state (`wardwatch.state/1`) on
+/// wardwatch/<site>/<camera>/state: active alerts and people per zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "wardwatch camera state",
+    extend("$id" = "https://github.com/wardwatch/wardwatch/schemas/state.schema.json")
+)]
 pub struct StateDoc {
+    #[schemars(extend("const" = STATE_SCHEMA))]
     pub schema: String,
+    #[schemars(regex(pattern = NAME))]
     pub site: String,
+    #[schemars(regex(pattern = NAME))]
     pub camera: String,
+    #[schemars(extend("format" = "date-time"), regex(pattern = UTC))]
     pub time_utc: String,
+    #[schemars(extend("format" = "date-time"))]
     pub time_local: String,
     pub active: Vec<ActiveAlert>,
     pub zones: std::collections::BTreeMap<String, ZoneState>,
@@ -232,18 +304,76 @@ impl StateDoc {
     }
 }
 
-/// A camera health change (`wardwatch.camera/1`), see docs/events.md.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A change of a camera's health, on wardwatch/<site>/<camera>/events (QoS 1) and
+/// retained on wardwatch/<site>/<camera>/health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "wardwatch camera health",
+    extend("$id" = "https://github.com/wardwatch/wardwatch/schemas/camera.schema.json")
+)]
 pub struct HealthDoc {
+    #[schemars(extend("const" = CAMERA_SCHEMA))]
     pub schema: String,
     /// Always `camera`, so that consumers of the events topic can tell it from alerts.
+    #[schemars(extend("const" = "camera"))]
     pub rule: String,
+    #[schemars(regex(pattern = NAME))]
     pub site: String,
+    #[schemars(regex(pattern = NAME))]
     pub camera: String,
     pub status: CameraStatus,
+    /// online: connected | recovered; offline: the error; degraded: dark | frozen | low_fps.
+    #[schemars(length(min = 1))]
     pub reason: String,
+    #[schemars(extend("format" = "date-time"), regex(pattern = UTC))]
     pub time_utc: String,
+    #[schemars(extend("format" = "date-time"))]
     pub time_local: String,
+}
+
+/// The figures of `wardwatch bench --json` (`wardwatch.bench/1`); docs/performance.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "wardwatch bench",
+    extend("$id" = "https://github.com/wardwatch/wardwatch/schemas/bench.schema.json")
+)]
+pub struct BenchDoc {
+    #[schemars(extend("const" = BENCH_SCHEMA))]
+    pub schema: String,
+    pub model: String,
+    pub family: String,
+    pub execution_provider: String,
+    pub onnxruntime: String,
+    pub threads: usize,
+    pub intra_op_spinning: bool,
+    pub video: String,
+    pub video_fps: f64,
+    /// Frames through the full pipeline.
+    pub frames: usize,
+    /// Per-stage times: read+decode frame, preprocess, inference, decode+NMS,
+    /// track+rules, whole frame, bare inference.
+    pub stages: std::collections::BTreeMap<String, StageTimes>,
+    pub end_to_end_fps: f64,
+    pub bare_inference_fps: f64,
+    pub end_to_end_over_bare: f64,
+    /// Preprocess + decode + track/rules per frame, ms.
+    pub outside_inference_ms: f64,
+    pub outside_inference_pct_of_inference: f64,
+    pub detect_fps: f64,
+    /// Milliseconds of work one camera costs per second at `detect_fps`.
+    pub per_camera_ms_per_s: f64,
+    /// Cameras one box carries at `detect_fps` (one detector, this many per second of work).
+    pub cameras: f64,
+}
+
+/// p50 and p95 of one stage, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageTimes {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
 }
 
 impl HealthDoc {

@@ -11,6 +11,7 @@ use opencv::{imgcodecs, imgproc};
 use sha2::{Digest, Sha256};
 
 use crate::publish::document::Snapshot;
+use crate::publish::files;
 use crate::types::{ObjectClass, Track};
 
 /// Where snapshots go and how much of them is kept.
@@ -84,7 +85,8 @@ impl EvidenceStore {
             dir: cfg.dir.display().to_string(),
             reason,
         };
-        std::fs::create_dir_all(&cfg.dir).map_err(|e| dir_err(format!("cannot create ({e})")))?;
+        files::create_dir(&cfg.dir, files::SNAPSHOT_DIR)
+            .map_err(|e| dir_err(format!("cannot create ({e})")))?;
         let mut files = Vec::new();
         index_dir(&cfg.dir, &mut files).map_err(|e| dir_err(format!("cannot list ({e})")))?;
         files.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
@@ -127,10 +129,11 @@ impl EvidenceStore {
             path: path.display().to_string(),
             reason,
         };
-        std::fs::create_dir_all(&dir)
+        files::create_dir(&dir, files::SNAPSHOT_DIR)
             .map_err(|e| werr(format!("cannot create directory ({e})")))?;
         let tmp = path.with_extension("jpg.tmp");
-        std::fs::write(&tmp, &bytes)
+        files::create_file(&tmp, files::SNAPSHOT_FILE)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
             .map_err(|e| werr(format!("cannot write ({e}); is the disk full?")))?;
         std::fs::rename(&tmp, &path).map_err(|e| werr(format!("cannot rename ({e})")))?;
         let sha = Sha256::digest(&bytes);

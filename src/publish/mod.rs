@@ -6,7 +6,8 @@
 //! - [`topics`]: the MQTT topic layout and queueing into the outbox;
 //! - [`outbox`]: the durable on-disk queue (removed only on PUBACK);
 //! - [`mqtt`]: the MQTT client that drains the outbox;
-//! - [`console`]: the lines printed on stdout.
+//! - [`console`]: the lines printed on stdout;
+//! - [`files`]: private file and directory modes for the outbox and snapshots.
 //!
 //! Publishing takes plain data ([`FrameReport`](crate::types::FrameReport),
 //! [`HealthChange`](crate::types::HealthChange)); it never calls back into analytics.
@@ -15,6 +16,7 @@ pub mod console;
 pub mod dispatch;
 pub mod document;
 pub mod evidence;
+pub mod files;
 pub mod mqtt;
 pub mod outbox;
 pub mod topics;

@@ -36,8 +36,12 @@ use super::outbox::{Entry, MAX_PAYLOAD_BYTES, Outbox, OutboxError};
 
 /// First reconnect delay; doubles on every failed attempt.
 const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-/// Upper bound for the reconnect delay.
+/// Upper bound for the reconnect delay while nothing waits in the outbox, or while the
+/// broker refuses us (login, TLS): a mistake to fix, not worth hammering the broker.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Upper bound while messages wait and the broker is merely unreachable: a broker that
+/// comes back gets its queue within a couple of seconds, not after a 30 s sleep.
+const BACKOFF_MAX_PENDING: Duration = Duration::from_secs(2);
 /// Packet size limit configured on the client (payload limit + topic/header).
 const MAX_PACKET_BYTES: usize = MAX_PAYLOAD_BYTES + 128 * 1024;
 /// How often in a row the broker may drop the connection while one entry is
@@ -275,6 +279,14 @@ fn tls_transport(ca_file: Option<&Path>) -> Result<Transport, String> {
     Ok(transport)
 }
 
+/// The broker answered and said no (login, client id), or TLS verification failed.
+fn is_refusal(e: &ConnectionError) -> bool {
+    matches!(e, ConnectionError::ConnectionRefused(_)) || {
+        let m = e.to_string().to_lowercase();
+        m.contains("certificate") || m.contains("tls")
+    }
+}
+
 fn describe_error(e: &ConnectionError) -> String {
     match e {
         ConnectionError::ConnectionRefused(
@@ -316,9 +328,31 @@ enum PollerMsg {
 }
 
 /// Owns the event loop; never cancelled mid-poll except by `abort`.
-async fn run_poller(settings: MqttSettings, tx: mpsc::UnboundedSender<PollerMsg>) {
+async fn run_poller(
+    settings: MqttSettings,
+    tx: mpsc::UnboundedSender<PollerMsg>,
+    pending: tokio::sync::watch::Receiver<usize>,
+) {
     let mut backoff = BACKOFF_INITIAL;
     let mut epoch = 0u64;
+    let mut refused = false;
+    let mut jitter = (std::process::id() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    // The next delay: doubled, capped (low while messages wait, unless we are refused),
+    // with ±20 % jitter so that many appliances do not reconnect in step.
+    let mut next_delay = |backoff: &mut Duration, refused: bool| {
+        let cap = if *pending.borrow() > 0 && !refused {
+            BACKOFF_MAX_PENDING
+        } else {
+            BACKOFF_MAX
+        };
+        let d = (*backoff).min(cap);
+        *backoff = (*backoff * 2).min(BACKOFF_MAX);
+        jitter ^= jitter << 13;
+        jitter ^= jitter >> 7;
+        jitter ^= jitter << 17;
+        let f = 0.8 + 0.4 * ((jitter >> 11) as f64 / (1u64 << 53) as f64);
+        d.mul_f64(f)
+    };
     loop {
         epoch += 1;
         let opts = match settings.mqtt_options() {
@@ -327,8 +361,7 @@ async fn run_poller(settings: MqttSettings, tx: mpsc::UnboundedSender<PollerMsg>
                 if tx.send(PollerMsg::Down { error }).is_err() {
                     return;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                tokio::time::sleep(next_delay(&mut backoff, true)).await;
                 continue;
             }
         };
@@ -336,6 +369,7 @@ async fn run_poller(settings: MqttSettings, tx: mpsc::UnboundedSender<PollerMsg>
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = BACKOFF_INITIAL;
+                refused = false;
                 if tx.send(PollerMsg::Up { epoch, client }).is_err() {
                     return;
                 }
@@ -363,6 +397,7 @@ async fn run_poller(settings: MqttSettings, tx: mpsc::UnboundedSender<PollerMsg>
                 }
             }
             Err(e) => {
+                refused = is_refusal(&e);
                 let error = describe_error(&e);
                 if tx.send(PollerMsg::Down { error }).is_err() {
                     return;
@@ -370,8 +405,7 @@ async fn run_poller(settings: MqttSettings, tx: mpsc::UnboundedSender<PollerMsg>
             }
         }
         drop(eventloop);
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        tokio::time::sleep(next_delay(&mut backoff, refused)).await;
     }
 }
 
@@ -545,8 +579,16 @@ impl Controller {
                     broker = %self.settings.broker_label(),
                     error = %error,
                     queued,
-                    "{}; messages are kept in the outbox and retried with backoff (1 s to 30 s)",
-                    if was_connected { "MQTT connection lost" } else { "MQTT broker unreachable" },
+                    "{}; messages are kept in the outbox and retried with backoff (at most 2 s apart while messages wait, 30 s when refused or idle)",
+                    if error.contains("check mqtt username/password") || error.contains("check mqtt client_id") {
+                        "MQTT broker refused the connection"
+                    } else if error.contains("check mqtt.ca_file") {
+                        "MQTT TLS verification failed"
+                    } else if was_connected {
+                        "MQTT connection lost"
+                    } else {
+                        "MQTT broker unreachable"
+                    },
                 );
                 self.outage = Some(Outage {
                     since: Instant::now(),
@@ -718,7 +760,11 @@ impl MqttSink {
     /// problems are logged and retried; use [`MqttSettings::validate`] first.
     pub fn spawn(settings: MqttSettings, outbox: Outbox) -> MqttSink {
         let (tx, rx) = mpsc::unbounded_channel();
-        let poller = AbortOnDrop(tokio::spawn(run_poller(settings.clone(), tx)));
+        let poller = AbortOnDrop(tokio::spawn(run_poller(
+            settings.clone(),
+            tx,
+            outbox.watch_len(),
+        )));
         let connected = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = oneshot::channel();
         let controller = Controller {

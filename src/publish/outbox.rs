@@ -21,11 +21,12 @@
 //!   processes cannot share (and corrupt the numbering of) one outbox.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::files;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, futures::Notified, watch};
 
@@ -211,13 +212,8 @@ impl Outbox {
             dir: dir.to_path_buf(),
             source,
         };
-        fs::create_dir_all(dir).map_err(open_err)?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(open_err)?;
+        files::create_dir(dir, files::OUTBOX_DIR).map_err(open_err)?;
+        let lock = files::open_file(&dir.join(LOCK_FILE), files::OUTBOX_FILE).map_err(open_err)?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -364,7 +360,7 @@ impl Outbox {
         let path = self.inner.dir.join(&name);
         let tmp = self.inner.dir.join(format!("{name}.tmp"));
         let write = || -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = files::create_file(&tmp, files::OUTBOX_FILE)?;
             f.write_all(&buf)?;
             f.sync_data()?;
             drop(f);
@@ -532,7 +528,8 @@ impl Outbox {
         let bad_dir = self.inner.dir.join(BAD_DIR);
         let file_name = path.file_name().unwrap_or_default();
         let target = bad_dir.join(file_name);
-        let result = fs::create_dir_all(&bad_dir).and_then(|()| fs::rename(path, &target));
+        let result =
+            files::create_dir(&bad_dir, files::OUTBOX_DIR).and_then(|()| fs::rename(path, &target));
         match result {
             Ok(()) => tracing::error!(
                 reason = why,

@@ -67,6 +67,8 @@ impl Delivery {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("wardwatch-mqtt")
+            // Blocking-pool helpers (outbox file I/O) retire after 2 s idle, not 10 s.
+            .thread_keep_alive(Duration::from_secs(2))
             .enable_all()
             .build()
             .map_err(|e| OutboxError::Io {
