@@ -324,7 +324,7 @@ impl LiveSource {
         SourceError::Read {
             path: redact(&self.url),
             frame: self.index,
-            reason,
+            reason: reason.replace(&self.url, &redact(&self.url)),
         }
     }
 }
@@ -333,9 +333,10 @@ impl Source for LiveSource {
     /// (Re)open the stream. Network streams get open and read timeouts.
     fn open(&mut self) -> Result<Option<f64>, SourceError> {
         self.cap = None;
+        // OpenCV's messages may quote the URL: they get the redacted one too.
         let err = |reason: String| SourceError::Open {
             path: redact(&self.url),
-            reason,
+            reason: reason.replace(&self.url, &redact(&self.url)),
         };
         let cap = if let Some(dev) = self.url.strip_prefix("/dev/video") {
             let n: i32 = dev
@@ -431,20 +432,84 @@ impl Source for LiveSource {
     }
 }
 
-/// Hide credentials in URLs before they reach logs: rtsp://user:pass@host → rtsp://user:***@host.
+/// Query keys whose values are secrets (compared case-insensitively, also as a suffix:
+/// `admin_pwd`, `x-auth-token`).
+const SECRET_KEYS: &[&str] = &[
+    "password", "passwd", "pwd", "pass", "pw", "token", "secret", "key", "auth", "sig",
+    "signature", "credential", "credentials", "session", "apikey",
+];
+
+fn secret_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    SECRET_KEYS
+        .iter()
+        .any(|s| k == *s || k.ends_with(&format!("_{s}")) || k.ends_with(&format!("-{s}")))
+}
+
+/// Hide credentials in a camera URL before it is shown anywhere (logs, stdout, health
+/// documents, errors): the password of the userinfo and the values of secret-looking
+/// query parameters become `***`, parsed with a real URL parser (so a password holding
+/// `@` or `:` is hidden whole). Strings that are not URLs (file paths) are returned as
+/// they are; a URL that does not parse but looks like it holds credentials is cut to its
+/// scheme.
 pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((cred, host)) = rest.split_once('@')
-        && let Some((user, _)) = cred.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
+    if !url.contains("://") {
+        return url.to_string();
     }
-    url.to_string()
+    let Ok(mut u) = url::Url::parse(url) else {
+        let scheme = url.split("://").next().unwrap_or("");
+        return if url.contains('@') || url.contains('?') {
+            format!("{scheme}://*** (unparsable URL hidden)")
+        } else {
+            url.to_string()
+        };
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_key(&k) { "***".to_string() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // `***` is percent-encoded by the serializer in the query (`%2A%2A%2A`); show it plain.
+    u.to_string().replace("%2A%2A%2A", "***")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_hides_userinfo_and_secret_query_values() {
+        for (url, secret) in [
+            ("rtsp://admin:hunter2@10.0.0.5/1", "hunter2"),
+            ("rtsp://admin:S3cr@tpart@10.0.0.5:554/live", "cretpart"),
+            ("rtsp://admin:a:b@10.0.0.5/x", "a:b"),
+            ("http://10.0.0.5/video.cgi?user=admin&pwd=QuerySecret", "QuerySecret"),
+            ("http://10.0.0.5/v?password=p1&x=1", "p1"),
+            ("http://10.0.0.5/v?passwd=p2", "p2"),
+            ("http://10.0.0.5/v?token=tok3n", "tok3n"),
+            ("http://10.0.0.5/v?Api_Key=k3y&channel=2", "k3y"),
+            ("http://10.0.0.5/v?x-auth-token=aaa", "aaa"),
+        ] {
+            let r = redact(url);
+            assert!(!r.contains(secret), "{url} → {r}");
+            assert!(r.contains("***"), "{url} → {r}");
+        }
+        assert_eq!(
+            redact("http://10.0.0.5/v?user=admin&pwd=x&channel=2"),
+            "http://10.0.0.5/v?user=admin&pwd=***&channel=2"
+        );
+        assert_eq!(redact("rtsp://admin:pw@cam/1"), "rtsp://admin:***@cam/1");
+        assert_eq!(redact("rtsp://cam.local/1"), "rtsp://cam.local/1");
+        assert_eq!(redact("/var/video/a.avi"), "/var/video/a.avi");
+    }
 
     #[test]
     fn sampler_halves_10fps_to_5fps() {
