@@ -142,8 +142,8 @@ fn main() -> ExitCode {
         } => cli::bench::bench(&cli::bench::BenchArgs {
             config,
             video,
-            frames: frames.max(1),
-            iterations: iterations.max(1),
+            frames,
+            iterations,
             json,
         }),
         Command::Zones {

@@ -164,3 +164,126 @@ fn unknown_camera() {
         ),
     );
 }
+
+/// The README's exit-status table, row by row: 2 only for usage and config mistakes, 1 for
+/// every other failure (missing, directory or corrupt model; unreadable video), each with
+/// one `error:` line naming the file or value.
+#[test]
+fn exit_status_table() {
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let vtest = support::vtest();
+    let vtest = vtest.to_str().unwrap();
+    let good = config_with_model(
+        dir.path(),
+        &support::repo().join("models/nanodet-m-416.onnx"),
+    );
+    let good = good.to_str().unwrap().to_string();
+    let sub = |name: &str, model: &Path| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        config_with_model(&d, model).to_str().unwrap().to_string()
+    };
+    let missing = sub("missing", &dir.path().join("nope.onnx"));
+    let model_dir = dir.path().join("models.onnx");
+    std::fs::create_dir_all(&model_dir).unwrap();
+    let directory = sub("directory", &model_dir);
+    let corrupt_file = dir.path().join("corrupt.onnx");
+    std::fs::write(&corrupt_file, b"not a model").unwrap();
+    let corrupt = sub("corrupt", &corrupt_file);
+    let invalid = dir.path().join("invalid.toml");
+    std::fs::write(&invalid, "[site]\nname = \"bad name!\"\n").unwrap();
+    let invalid = invalid.to_str().unwrap().to_string();
+    let rows: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+        (
+            "invalid config",
+            vec!["check-config", &invalid],
+            2,
+            "error:",
+        ),
+        (
+            "missing config",
+            vec!["check-config", "/nonexistent.toml"],
+            2,
+            "error:",
+        ),
+        ("valid config", vec!["check-config", &good], 0, ""),
+        (
+            "missing model, check-config",
+            vec!["check-config", &missing],
+            1,
+            "error: model file",
+        ),
+        (
+            "missing model, replay",
+            vec!["replay", "--no-mqtt", "--config", &missing, vtest],
+            1,
+            "error: model file",
+        ),
+        (
+            "model is a directory",
+            vec!["replay", "--no-mqtt", "--config", &directory, vtest],
+            1,
+            "error: model file",
+        ),
+        (
+            "corrupt model",
+            vec!["replay", "--no-mqtt", "--config", &corrupt, vtest],
+            1,
+            "error:",
+        ),
+        (
+            "unreadable video",
+            vec!["replay", "--no-mqtt", "--config", &good, "/nonexistent.avi"],
+            1,
+            "error:",
+        ),
+        (
+            "bad --start",
+            vec![
+                "replay",
+                "--no-mqtt",
+                "--start",
+                "23:00",
+                "--config",
+                &good,
+                vtest,
+            ],
+            2,
+            "error: --start",
+        ),
+    ];
+    // clap's usage errors end with a help hint after the `error:` line.
+    let out = wardwatch(&["replay", "--nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: unexpected argument '--nope'")
+    );
+    for (what, args, code, start) in rows {
+        let out = wardwatch(&args);
+        if code == 0 {
+            assert!(
+                out.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(
+            stderr.lines().any(|l| l.starts_with(start)),
+            "{what}: a line starting {start:?} in {stderr}"
+        );
+        if what == "model is a directory" {
+            assert!(stderr.contains("is a directory"), "{what}: {stderr}");
+        }
+        if what.starts_with("missing model") {
+            assert!(
+                stderr.contains("nope.onnx") && stderr.contains("not found"),
+                "{what}: {stderr}"
+            );
+        }
+    }
+}

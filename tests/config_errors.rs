@@ -192,12 +192,15 @@ fn out_of_range_rule_values() {
         errors(&text),
         [
             "test.toml:19: camera[0].zone[0].gathering.min_people: 1 is out of range: use 2 to 1000 people (default 3)",
-            "test.toml:20: camera[0].zone[0].gathering.max_speed: -0.2 is out of range: use a positive value (body heights per second; default 0.3)",
+            "test.toml:20: camera[0].zone[0].gathering.max_speed: -0.2 is out of range: use a value in (0, 100] (body heights per second; default 0.3)",
         ]
         .join("\n")
     );
 }
 
+/// A missing model is not a config mistake (the file may come later, e.g. from
+/// models/convert.sh): the config validates, and the commands that need the model fail
+/// with exit 1 (tests/cli_errors.rs). Only the bad URL is reported here.
 #[test]
 fn missing_model_and_bad_mqtt_url() {
     let text = base()
@@ -208,11 +211,9 @@ fn missing_model_and_bad_mqtt_url() {
         .replace("[model]", "[mqtt]\nurl = \"http://broker:1883\"\n\n[model]");
     let e = errors(&text);
     let lines: Vec<&str> = e.lines().collect();
-    assert_eq!(lines.len(), 2, "{e}");
+    assert_eq!(lines.len(), 1, "{e}");
     assert!(lines[0].starts_with("test.toml:6: mqtt.url: "), "{e}");
     assert!(lines[0].contains("http://broker:1883"), "{e}");
-    assert!(lines[1].starts_with("test.toml:9: model.path: \""), "{e}");
-    assert!(lines[1].ends_with("models/nope.onnx\" not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\""), "{e}");
 }
 
 #[test]

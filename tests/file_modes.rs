@@ -35,7 +35,10 @@ fn outbox_and_snapshots_are_private_under_umask_000() {
     let text = demo
         .replace("mqtt://127.0.0.1:1883", &format!("mqtt://127.0.0.1:{port}"))
         .replace("\"../var/", "\"var/")
-        .replace("\"../models/", &format!("\"{}/models/", support::repo().display()));
+        .replace(
+            "\"../models/",
+            &format!("\"{}/models/", support::repo().display()),
+        );
     let cfg = dir.path().join("demo.toml");
     std::fs::write(&cfg, text).unwrap();
     let out = Command::new("sh")

@@ -290,3 +290,49 @@ fn a_wrong_ca_is_named_retried_and_nothing_is_lost() {
         .unwrap_or_default();
     println!("wrong CA: {named}");
 }
+
+#[test]
+fn check_config_parses_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(dir.path(), "parse");
+    let pem = std::fs::read_to_string(pki.join("ca.crt")).unwrap();
+    // Cut inside the base64 body, keeping the END line: a truncated certificate.
+    let lines: Vec<&str> = pem.lines().collect();
+    let truncated = format!(
+        "{}\n{}\n",
+        lines[..lines.len() / 2].join("\n"),
+        lines[lines.len() - 1]
+    );
+    std::fs::write(dir.path().join("truncated.crt"), truncated).unwrap();
+    std::fs::write(dir.path().join("garbage.crt"), "hello, not a certificate\n").unwrap();
+    for (name, ca, expect) in [
+        (
+            "a private key",
+            pki.join("server.key"),
+            "no PEM certificate found",
+        ),
+        (
+            "a truncated certificate",
+            dir.path().join("truncated.crt"),
+            "corrupt or truncated",
+        ),
+        (
+            "a text file",
+            dir.path().join("garbage.crt"),
+            "no PEM certificate found",
+        ),
+    ] {
+        let cfg = config(dir.path(), 8883, &ca, SECRET);
+        let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+            .arg("check-config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("mqtt.ca_file") && stderr.contains(expect),
+            "{name}: {stderr}"
+        );
+    }
+}

@@ -102,7 +102,11 @@ detect_fps = 2
         .arg(&cfg)
         .output()
         .unwrap();
-    assert_ne!(zones.status.code(), Some(0), "the dead camera gives no frame");
+    assert_ne!(
+        zones.status.code(),
+        Some(0),
+        "the dead camera gives no frame"
+    );
 
     let payloads = std::fs::read_to_string(&sub_out).unwrap_or_default();
     assert!(
@@ -116,8 +120,14 @@ detect_fps = 2
     assert_clean("run's stdout and stderr (trace level)", &lines.join("\n"));
     assert_clean("run --json", &json.join("\n"));
     assert_clean("MQTT payloads", &payloads);
-    assert_clean("check-config stdout", &String::from_utf8_lossy(&check.stdout));
-    assert_clean("check-config stderr", &String::from_utf8_lossy(&check.stderr));
+    assert_clean(
+        "check-config stdout",
+        &String::from_utf8_lossy(&check.stdout),
+    );
+    assert_clean(
+        "check-config stderr",
+        &String::from_utf8_lossy(&check.stderr),
+    );
     assert_clean("zones stderr", &String::from_utf8_lossy(&zones.stderr));
     assert_clean("zones stdout", &String::from_utf8_lossy(&zones.stdout));
     println!(

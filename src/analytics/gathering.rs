@@ -111,9 +111,12 @@ impl GatheringParams {
                 self.link_distance
             ));
         }
-        if !(self.max_speed.is_finite() && self.max_speed > 0.0) {
+        if !(self.max_speed.is_finite()
+            && self.max_speed > 0.0
+            && self.max_speed as f64 <= MAX_SPEED_MAX)
+        {
             out.push(format!(
-                "max_speed: must be a number above 0, got {}",
+                "max_speed: must be above 0 and at most {MAX_SPEED_MAX}, got {}",
                 self.max_speed
             ));
         }
@@ -138,6 +141,8 @@ impl GatheringParams {
 pub const MIN_PEOPLE: std::ops::RangeInclusive<i64> = 2..=1000;
 /// Largest link distance (body heights, or metres with calibration).
 pub const LINK_DISTANCE_MAX: f64 = 100.0;
+/// Largest `max_speed` (body heights, or metres, per second).
+pub const MAX_SPEED_MAX: f64 = 100.0;
 /// Longest duration setting of a rule (24 h).
 pub const DURATION_MAX_S: f64 = 86_400.0;
 
@@ -782,7 +787,7 @@ mod tests {
             bad.problems(),
             vec![
                 "min_people: must be 2 to 1000, got 0",
-                "max_speed: must be a number above 0, got -1",
+                "max_speed: must be above 0 and at most 100, got -1",
                 "grace_s: must be 0 to 86400 seconds, got NaN",
             ]
         );

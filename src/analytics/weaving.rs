@@ -131,9 +131,14 @@ impl WeavingParams {
                 self.window_s
             ));
         }
-        for (name, v) in [("min_speed", self.min_speed), ("min_swing", self.min_swing)] {
-            if !(v.is_finite() && v > 0.0) {
-                out.push(format!("{name}: must be a number above 0, got {v}"));
+        for (name, v, max) in [
+            ("min_speed", self.min_speed, MIN_SPEED_MAX),
+            ("min_swing", self.min_swing, MIN_SWING_MAX),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v as f64 <= max) {
+                out.push(format!(
+                    "{name}: must be above 0 and at most {max}, got {v}"
+                ));
             }
         }
         if !MIN_REVERSALS.contains(&(self.min_reversals as i64)) {
@@ -169,6 +174,10 @@ impl WeavingParams {
     }
 }
 
+/// Largest `min_speed` (box widths, or metres, per second).
+pub const MIN_SPEED_MAX: f64 = 1000.0;
+/// Largest `min_swing` (box widths, or metres).
+pub const MIN_SWING_MAX: f64 = 100.0;
 /// Shortest analysis window: two spans of [`MIN_SPAN_S`].
 pub const WINDOW_MIN_S: f64 = 2.0 * MIN_SPAN_S;
 /// Accepted reversal counts: one would count a single swerve.
@@ -1150,8 +1159,8 @@ mod tests {
             bad.problems(),
             vec![
                 "window_s: must be 2 to 86400 seconds, got 1",
-                "min_speed: must be a number above 0, got 0",
-                "min_swing: must be a number above 0, got NaN",
+                "min_speed: must be above 0 and at most 1000, got 0",
+                "min_swing: must be above 0 and at most 100, got NaN",
                 "min_reversals: must be 2 to 50, got 0",
                 "racing_min_vehicles: must be 2 to 100, got 1",
                 "clear_after_s: must be 0 to 86400 seconds, got -1",

@@ -10,7 +10,7 @@ use std::time::Instant;
 use jiff::Timestamp;
 use opencv::core::Mat;
 
-use super::{AppError, pick_camera};
+use super::{AppError, check_range, pick_camera};
 use crate::analytics::CameraAnalytics;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -77,6 +77,8 @@ impl Console for Silent {
 }
 
 pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
+    check_range("--frames", args.frames as f64, 1.0, 1_000_000.0)?;
+    check_range("--iterations", args.iterations as f64, 1.0, 1_000_000.0)?;
     let cfg = Config::load(&args.config)?;
     let camera = pick_camera(&cfg, None, &args.config)?;
     let video = match &args.video {

@@ -804,14 +804,20 @@ impl Validator<'_> {
             }
         }
         let ca_file = m.ca_file.as_deref().map(|f| resolve(base, f));
-        if let Some(ca) = &ca_file
-            && !ca.is_file()
-        {
-            self.issue(
-                &k("ca_file"),
-                format!("{:?} not found", ca.display().to_string()),
-            );
-            ok = false;
+        if let Some(ca) = &ca_file {
+            let problem = match std::fs::read(ca) {
+                Err(e) => Some(format!(
+                    "{:?} cannot be read ({e})",
+                    ca.display().to_string()
+                )),
+                Ok(pem) => crate::publish::mqtt::check_pem_certificates(&pem)
+                    .err()
+                    .map(|e| format!("{:?}: {e}", ca.display().to_string())),
+            };
+            if let Some(p) = problem {
+                self.issue(&k("ca_file"), p);
+                ok = false;
+            }
         }
         let keep_alive_s = m.keep_alive.map(|s| s.0).unwrap_or(30.0);
         if !(5.0..=3600.0).contains(&keep_alive_s) {
@@ -822,10 +828,10 @@ impl Validator<'_> {
             ok = false;
         }
         let mb = m.outbox_max_mb.unwrap_or(256.0);
-        if !(mb.is_finite() && mb >= 1.0) {
+        if !(mb.is_finite() && (1.0..=1_000_000.0).contains(&mb)) {
             self.issue(
                 &k("outbox_max_mb"),
-                format!("{mb} is out of range: use at least 1 (MB, default 256)"),
+                format!("{mb} is out of range: use 1 to 1000000 (MB, default 256)"),
             );
             ok = false;
         }
@@ -853,15 +859,8 @@ impl Validator<'_> {
             base,
             m.path.as_deref().unwrap_or("../models/nanodet-m-416.onnx"),
         );
-        if !path.is_file() {
-            self.issue(
-                &k("path"),
-                format!(
-                    "{:?} not found: give the path of an ONNX model (relative to the config file), e.g. \"../models/nanodet-m-416.onnx\"",
-                    path.display().to_string()
-                ),
-            );
-        }
+        // Whether the file is there is checked when the model is loaded (exit 1, like
+        // any other missing file), not here: the config itself is fine.
         let family_name = m.family.as_deref().unwrap_or("nanodet");
         let family = Family::parse(family_name).unwrap_or_else(|| {
             self.issue(&k("family"), format!("{family_name:?} is not supported: use \"nanodet\", \"yolov8\", \"yolo11\" or \"yolox\""));
@@ -1087,14 +1086,14 @@ impl Validator<'_> {
         if !(1..=10_000_000).contains(&max_files) {
             self.issue(
                 &k("max_files"),
-                format!("{max_files} is out of range: use at least 1 (default 2000)"),
+                format!("{max_files} is out of range: use 1 to 10000000 (default 2000)"),
             );
         }
         let mb = e.max_mb.unwrap_or(1024.0);
-        if !(mb.is_finite() && mb >= 1.0) {
+        if !(mb.is_finite() && (1.0..=100_000_000.0).contains(&mb)) {
             self.issue(
                 &k("max_mb"),
-                format!("{mb} is out of range: use at least 1 (MB, default 1024)"),
+                format!("{mb} is out of range: use 1 to 100000000 (MB, default 1024)"),
             );
         }
         let age = e.max_age.map(|s| s.0).unwrap_or(30.0 * 86400.0);
@@ -1159,8 +1158,8 @@ impl Validator<'_> {
             .max_speed
             .or(site.max_speed)
             .unwrap_or(d.max_speed as f64);
-        if !(speed.is_finite() && speed > 0.0) {
-            self.issue(&p("max_speed"), format!("{speed} is out of range: use a positive value (body heights per second; default {})", d.max_speed));
+        if !(speed.is_finite() && speed > 0.0 && speed <= gathering::MAX_SPEED_MAX) {
+            self.issue(&p("max_speed"), format!("{speed} is out of range: use a value in (0, {}] (body heights per second; default {})", gathering::MAX_SPEED_MAX, d.max_speed));
         }
         let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
             let x = z.or(s).map(|s| s.0).unwrap_or(def);
@@ -1224,15 +1223,15 @@ impl Validator<'_> {
             .min_speed
             .or(site.min_speed)
             .unwrap_or(d.min_speed as f64);
-        if !(min_speed.is_finite() && min_speed > 0.0) {
-            self.issue(&p("min_speed"), format!("{min_speed} is out of range: use a positive value (box widths per second, or m/s with calibration; default {})", d.min_speed));
+        if !(min_speed.is_finite() && min_speed > 0.0 && min_speed <= weaving::MIN_SPEED_MAX) {
+            self.issue(&p("min_speed"), format!("{min_speed} is out of range: use a value in (0, {}] (box widths per second, or m/s with calibration; default {})", weaving::MIN_SPEED_MAX, d.min_speed));
         }
         let min_swing = zone
             .min_swing
             .or(site.min_swing)
             .unwrap_or(d.min_swing as f64);
-        if !(min_swing.is_finite() && min_swing > 0.0) {
-            self.issue(&p("min_swing"), format!("{min_swing} is out of range: use a positive value (box widths, or metres with calibration; default {})", d.min_swing));
+        if !(min_swing.is_finite() && min_swing > 0.0 && min_swing <= weaving::MIN_SWING_MAX) {
+            self.issue(&p("min_swing"), format!("{min_swing} is out of range: use a value in (0, {}] (box widths, or metres with calibration; default {})", weaving::MIN_SWING_MAX, d.min_swing));
         }
         let reversals = zone
             .min_reversals

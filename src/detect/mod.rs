@@ -460,6 +460,11 @@ impl Detector {
                 ));
             }
             Err(e) => return Err(model_err(format!("cannot read ({e})"))),
+            Ok(m) if m.is_dir() => {
+                return Err(model_err(
+                    "is a directory, not a model file: point model.path at the .onnx file".into(),
+                ));
+            }
             Ok(m) if m.len() == 0 => {
                 return Err(model_err(
                     "is empty. Restore it with `git checkout models/` or rebuild it with models/convert.sh".into(),

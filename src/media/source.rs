@@ -435,8 +435,21 @@ impl Source for LiveSource {
 /// Query keys whose values are secrets (compared case-insensitively, also as a suffix:
 /// `admin_pwd`, `x-auth-token`).
 const SECRET_KEYS: &[&str] = &[
-    "password", "passwd", "pwd", "pass", "pw", "token", "secret", "key", "auth", "sig",
-    "signature", "credential", "credentials", "session", "apikey",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "pw",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+    "session",
+    "apikey",
 ];
 
 fn secret_key(k: &str) -> bool {
@@ -471,7 +484,11 @@ pub fn redact(url: &str) -> String {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let v = if secret_key(&k) { "***".to_string() } else { v.into_owned() };
+                let v = if secret_key(&k) {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -491,7 +508,10 @@ mod tests {
             ("rtsp://admin:hunter2@10.0.0.5/1", "hunter2"),
             ("rtsp://admin:S3cr@tpart@10.0.0.5:554/live", "cretpart"),
             ("rtsp://admin:a:b@10.0.0.5/x", "a:b"),
-            ("http://10.0.0.5/video.cgi?user=admin&pwd=QuerySecret", "QuerySecret"),
+            (
+                "http://10.0.0.5/video.cgi?user=admin&pwd=QuerySecret",
+                "QuerySecret",
+            ),
             ("http://10.0.0.5/v?password=p1&x=1", "p1"),
             ("http://10.0.0.5/v?passwd=p2", "p2"),
             ("http://10.0.0.5/v?token=tok3n", "tok3n"),

@@ -251,14 +251,85 @@ pub fn tls_available() -> bool {
 fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
     let pem = std::fs::read(path)
         .map_err(|e| format!("mqtt.ca_file {}: cannot read: {e}", path.display()))?;
-    let text = String::from_utf8_lossy(&pem);
-    if !text.contains("-----BEGIN CERTIFICATE-----") {
+    check_pem_certificates(&pem).map_err(|e| format!("mqtt.ca_file {}: {e}", path.display()))?;
+    Ok(pem)
+}
+
+/// Check that `pem` holds at least one certificate and that every `CERTIFICATE` block
+/// decodes (base64) to a DER SEQUENCE of the length it declares. Returns how many.
+pub fn check_pem_certificates(pem: &[u8]) -> Result<usize, String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = std::str::from_utf8(pem).map_err(|_| "not a PEM text file".to_string())?;
+    let mut n = 0;
+    let mut rest = text;
+    while let Some(i) = rest.find(BEGIN) {
+        let body = &rest[i + BEGIN.len()..];
+        let j = body
+            .find(END)
+            .ok_or_else(|| format!("certificate {} has no {END} line", n + 1))?;
+        let der = base64_decode(&body[..j])
+            .ok_or_else(|| format!("certificate {} is not valid base64", n + 1))?;
+        if !der_sequence_fits(&der) {
+            return Err(format!(
+                "certificate {} is not a DER certificate (corrupt or truncated)",
+                n + 1
+            ));
+        }
+        n += 1;
+        rest = &body[j + END.len()..];
+    }
+    if n == 0 {
         return Err(format!(
-            "mqtt.ca_file {}: no PEM certificate found (expected -----BEGIN CERTIFICATE-----)",
-            path.display()
+            "no PEM certificate found (expected {BEGIN}); give the CA certificate that signed the broker's"
         ));
     }
-    Ok(pem)
+    Ok(n)
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => continue,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// A DER SEQUENCE (tag 0x30) whose declared length is exactly the rest of the bytes.
+fn der_sequence_fits(der: &[u8]) -> bool {
+    if der.len() < 2 || der[0] != 0x30 {
+        return false;
+    }
+    let (len, head) = match der[1] {
+        l if l < 0x80 => (l as usize, 2),
+        l => {
+            let k = (l & 0x7f) as usize;
+            if k == 0 || k > 4 || der.len() < 2 + k {
+                return false;
+            }
+            let len = der[2..2 + k]
+                .iter()
+                .fold(0usize, |a, b| (a << 8) | *b as usize);
+            (len, 2 + k)
+        }
+    };
+    head + len == der.len()
 }
 
 fn tls_transport(ca_file: Option<&Path>) -> Result<Transport, String> {
