@@ -18,7 +18,7 @@ demo: build
 test: setup
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
-	cargo test --release --no-fail-fast
+	cargo test --release --no-fail-fast -- --nocapture
 
 bench: setup
 	cargo bench

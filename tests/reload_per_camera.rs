@@ -151,10 +151,13 @@ fn reloads_end_only_what_changed_and_keep_the_other_streams() {
         "1 unchanged, 1 with new zones or rules, 0 reconnected",
     );
     let after = docs_for(&app, Duration::from_secs(5));
-    assert_eq!(
-        ends(&after),
-        vec![("a".into(), "z2".into(), "config_reload".into())],
-        "only the changed zone's incident ends: {after:#?}"
+    // A zone can hold several open incidents (one per group): all of z2's end, nothing else.
+    let e = ends(&after);
+    assert!(
+        !e.is_empty()
+            && e.iter()
+                .all(|x| *x == ("a".into(), "z2".into(), "config_reload".into())),
+        "only the changed zone's incidents end: {after:#?}"
     );
     assert!(
         health_of(&after, "a").is_empty() && health_of(&after, "b").is_empty(),
@@ -186,10 +189,12 @@ fn reloads_end_only_what_changed_and_keep_the_other_streams() {
         "1 unchanged, 0 with new zones or rules, 0 reconnected, 0 added, 1 removed",
     );
     let after = docs_for(&app, Duration::from_secs(5));
-    assert_eq!(
-        ends(&after),
-        vec![("b".into(), "z".into(), "config_reload".into())],
-        "only the removed camera's incident ends: {after:#?}"
+    let e = ends(&after);
+    assert!(
+        !e.is_empty()
+            && e.iter()
+                .all(|x| *x == ("b".into(), "z".into(), "config_reload".into())),
+        "only the removed camera's incidents end: {after:#?}"
     );
     println!("camera removed: {line}");
 
