@@ -107,8 +107,7 @@ fn a_killed_stream_goes_offline_and_comes_back_five_times_without_leaks() {
     cam.restart();
     app.wait_out(&["CAMERA gate Online"], Duration::from_secs(40))
         .expect("online after the warm-up restart");
-    // Let the async runtime's blocking-pool helpers of the warm-up retire (2 s idle), so
-    // that "before" counts the threads that stay.
+    // Let the warm-up's reconnect settle before counting.
     std::thread::sleep(Duration::from_secs(4));
     let before = threads_and_fds(app.pid());
     let names_before = thread_names(app.pid());
@@ -149,7 +148,7 @@ fn a_killed_stream_goes_offline_and_comes_back_five_times_without_leaks() {
             online_after.as_secs_f64()
         );
     }
-    // Idle helper threads of the async runtime retire after 2 s; wait up to 15 s for that.
+    // Give a thread that is ending (the old capture) up to 15 s to be gone.
     let deadline = Instant::now() + Duration::from_secs(15);
     let after = loop {
         std::thread::sleep(Duration::from_millis(500));

@@ -3,8 +3,7 @@
 //! `make test`; the long soak is `WARDWATCH_SOAK_SECS=1200 cargo test --release --test
 //! soak -- --nocapture`). Every 30 s it prints RSS, threads, fds, outbox and snapshot
 //! sizes. After a 60 s warm-up, resident memory must stay within 5 % of the warm-up figure;
-//! threads and fds within 5 % or 2, whichever is larger (a helper thread of the async
-//! runtime may be parked or retired at the moment of a sample); the outbox must not grow
+//! threads and fds within 5 % or 2, whichever is larger; the outbox must not grow
 //! (the broker is up) and the snapshot store must stay within its configured bounds.
 
 mod support;

@@ -67,8 +67,12 @@ impl Delivery {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("wardwatch-mqtt")
-            // Blocking-pool helpers (outbox file I/O) retire after 2 s idle, not 10 s.
-            .thread_keep_alive(Duration::from_secs(2))
+            // Outbox file I/O runs on the blocking pool, one call at a time (the MQTT
+            // controller awaits each). One helper thread that stays: the thread count is
+            // then fixed after start-up instead of helpers coming and going (a 20 min soak
+            // saw 12-15 threads with tokio's default of spawning fresh ones).
+            .max_blocking_threads(1)
+            .thread_keep_alive(Duration::from_secs(24 * 3600))
             .enable_all()
             .build()
             .map_err(|e| OutboxError::Io {
