@@ -350,35 +350,52 @@ fn tls_transport(ca_file: Option<&Path>) -> Result<Transport, String> {
     Ok(transport)
 }
 
-/// The broker answered and said no (login, client id), or TLS verification failed.
-fn is_refusal(e: &ConnectionError) -> bool {
-    matches!(e, ConnectionError::ConnectionRefused(_)) || {
+/// Why a connection failed, as far as the reconnect policy and the log care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The broker answered and said no (login, client id): a mistake to fix.
+    Refused,
+    /// TLS verification failed (wrong CA, wrong host): a mistake to fix.
+    Tls,
+    /// Anything else: down, unreachable, connection lost, or our own settings.
+    Other,
+}
+
+impl Failure {
+    fn of(e: &ConnectionError) -> Failure {
+        if matches!(e, ConnectionError::ConnectionRefused(_)) {
+            return Failure::Refused;
+        }
         let m = e.to_string().to_lowercase();
-        m.contains("certificate") || m.contains("tls")
+        if m.contains("certificate") || m.contains("tls") || m.contains("handshake") {
+            Failure::Tls
+        } else {
+            Failure::Other
+        }
+    }
+
+    /// Refusals are retried slowly whether or not messages wait.
+    fn is_mistake(self) -> bool {
+        self != Failure::Other
     }
 }
 
-fn describe_error(e: &ConnectionError) -> String {
-    match e {
+/// The error with what to fix, and its kind.
+fn describe_error(e: &ConnectionError) -> (String, Failure) {
+    let kind = Failure::of(e);
+    let text = match e {
         ConnectionError::ConnectionRefused(
             ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
         ) => format!("{e} (check mqtt username/password and the broker ACL)"),
         ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId) => {
             format!("{e} (check mqtt client_id)")
         }
-        _ => {
-            let msg = e.to_string();
-            let lower = msg.to_lowercase();
-            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-            {
-                format!(
-                    "{msg} (check mqtt.ca_file: it must hold the CA that signed the broker's certificate, and the host in mqtt.url must be named in that certificate)"
-                )
-            } else {
-                msg
-            }
-        }
-    }
+        _ if kind == Failure::Tls => format!(
+            "{e} (check mqtt.ca_file: it must hold the CA that signed the broker's certificate, and the host in mqtt.url must be named in that certificate)"
+        ),
+        _ => e.to_string(),
+    };
+    (text, kind)
 }
 
 /// Messages from the poller to the controller.
@@ -395,6 +412,7 @@ enum PollerMsg {
     /// Connection attempt failed or an established connection broke.
     Down {
         error: String,
+        kind: Failure,
     },
 }
 
@@ -429,7 +447,8 @@ async fn run_poller(
         let opts = match settings.mqtt_options() {
             Ok(o) => o,
             Err(error) => {
-                if tx.send(PollerMsg::Down { error }).is_err() {
+                let kind = Failure::Other;
+                if tx.send(PollerMsg::Down { error, kind }).is_err() {
                     return;
                 }
                 tokio::time::sleep(next_delay(&mut backoff, true)).await;
@@ -452,8 +471,8 @@ async fn run_poller(
                             }
                         }
                         Err(e) => {
-                            let error = describe_error(&e);
-                            if tx.send(PollerMsg::Down { error }).is_err() {
+                            let (error, kind) = describe_error(&e);
+                            if tx.send(PollerMsg::Down { error, kind }).is_err() {
                                 return;
                             }
                             break;
@@ -463,14 +482,15 @@ async fn run_poller(
             }
             Ok(other) => {
                 let error = format!("unexpected first event {other:?}");
-                if tx.send(PollerMsg::Down { error }).is_err() {
+                let kind = Failure::Other;
+                if tx.send(PollerMsg::Down { error, kind }).is_err() {
                     return;
                 }
             }
             Err(e) => {
-                refused = is_refusal(&e);
-                let error = describe_error(&e);
-                if tx.send(PollerMsg::Down { error }).is_err() {
+                let (error, kind) = describe_error(&e);
+                refused = kind.is_mistake();
+                if tx.send(PollerMsg::Down { error, kind }).is_err() {
                     return;
                 }
             }
@@ -607,7 +627,7 @@ impl Controller {
                 }
                 self.on_event(event).await;
             }
-            PollerMsg::Down { error } => self.on_down(error),
+            PollerMsg::Down { error, kind } => self.on_down(error, kind),
         }
     }
 
@@ -620,7 +640,7 @@ impl Controller {
         self.link_proven = false;
     }
 
-    fn on_down(&mut self, error: String) {
+    fn on_down(&mut self, error: String, kind: Failure) {
         let was_connected = self.client.is_some();
         // Poison detection: the broker keeps dropping us right after it got
         // this entry, although the link itself works.
@@ -651,14 +671,11 @@ impl Controller {
                     error = %error,
                     queued,
                     "{}; messages are kept in the outbox and retried with backoff (at most 2 s apart while messages wait, 30 s when refused or idle)",
-                    if error.contains("check mqtt username/password") || error.contains("check mqtt client_id") {
-                        "MQTT broker refused the connection"
-                    } else if error.contains("check mqtt.ca_file") {
-                        "MQTT TLS verification failed"
-                    } else if was_connected {
-                        "MQTT connection lost"
-                    } else {
-                        "MQTT broker unreachable"
+                    match kind {
+                        Failure::Refused => "MQTT broker refused the connection",
+                        Failure::Tls => "MQTT TLS verification failed",
+                        Failure::Other if was_connected => "MQTT connection lost",
+                        Failure::Other => "MQTT broker unreachable",
                     },
                 );
                 self.outage = Some(Outage {
