@@ -60,6 +60,9 @@ enum Command {
         /// Frame size for --detections files without a wardwatch header, e.g. 1920x1080.
         #[arg(long, value_name = "WxH", value_parser = parse_size)]
         frame_size: Option<(u32, u32)>,
+        /// Motion gating on or off for this replay, whatever the config says.
+        #[arg(long, value_enum, value_name = "on|off")]
+        gating: Option<OnOff>,
         /// The video file (omit with --detections).
         video: Option<PathBuf>,
     },
@@ -76,6 +79,25 @@ enum Command {
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+        /// Load test instead: N concurrent live-like cameras at the configured detect_fps,
+        /// or `max` to find the largest N that keeps up.
+        #[arg(long, value_name = "N|max", value_parser = parse_cameras)]
+        cameras: Option<cli::bench::CamerasArg>,
+        /// Motion gating for the load test: off, on, or both (one search each).
+        #[arg(long, value_enum, default_value = "both", value_name = "off|on|both")]
+        gating: Gating,
+        /// Seconds each load trial measures (after a 3 s warm-up).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Repeat the load search this many times (the spread is reported).
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
+        /// Largest camera count the load search tries.
+        #[arg(long, default_value_t = 64)]
+        max_cameras: usize,
+        /// Write a PNG plot of cameras against frame age (load test).
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
         /// Video to use (default: the first camera's file).
         video: Option<PathBuf>,
     },
@@ -95,6 +117,31 @@ enum Command {
     },
     /// Validate a config file and print every problem; exit status 2 if there are any.
     CheckConfig { file: PathBuf },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Gating {
+    Off,
+    On,
+    Both,
+}
+
+fn parse_cameras(s: &str) -> Result<cli::bench::CamerasArg, String> {
+    if s == "max" {
+        return Ok(cli::bench::CamerasArg::Max);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if (1..=512).contains(&n) => Ok(cli::bench::CamerasArg::Exactly(n)),
+        _ => Err(format!(
+            "{s:?}: give a number of cameras (1 to 512) or `max`"
+        )),
+    }
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -118,6 +165,7 @@ fn main() -> ExitCode {
             export_detections,
             detections,
             frame_size,
+            gating,
             video,
         } => cli::replay::replay(&cli::replay::ReplayArgs {
             config,
@@ -132,12 +180,19 @@ fn main() -> ExitCode {
             frame_size,
             export_mot,
             export_detections,
+            gating: gating.map(|g| g == OnOff::On),
         }),
         Command::Bench {
             config,
             frames,
             iterations,
             json,
+            cameras,
+            gating,
+            seconds,
+            repeats,
+            max_cameras,
+            plot,
             video,
         } => cli::bench::bench(&cli::bench::BenchArgs {
             config,
@@ -145,6 +200,16 @@ fn main() -> ExitCode {
             frames,
             iterations,
             json,
+            cameras,
+            gating: match gating {
+                Gating::Off => vec![false],
+                Gating::On => vec![true],
+                Gating::Both => vec![false, true],
+            },
+            seconds,
+            repeats,
+            max_cameras,
+            plot,
         }),
         Command::Zones {
             config,

@@ -43,6 +43,8 @@ pub struct ReplayArgs {
     pub frame_size: Option<(u32, u32)>,
     pub export_mot: Option<PathBuf>,
     pub export_detections: Option<PathBuf>,
+    /// Motion gating on or off, whatever the config says (`None`: as configured).
+    pub gating: Option<bool>,
 }
 
 /// First line of wardwatch's detection exports; lets `--detections` recover the frame
@@ -112,7 +114,12 @@ fn parse_start(s: &str) -> Result<Timestamp, AppError> {
 }
 
 pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
-    let cfg = Config::load(&args.config)?;
+    let mut cfg = Config::load(&args.config)?;
+    if let Some(on) = args.gating {
+        for c in &mut cfg.cameras {
+            c.motion.enabled = on;
+        }
+    }
     let start = match &args.start {
         None => SystemClock.now(),
         Some(s) => parse_start(s)?,
@@ -224,6 +231,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 WorkerOptions {
                     exit_when_idle: true,
                     max_frames: None,
+                    batch: cfg.detector.batch,
                 },
                 true,
             )
@@ -238,10 +246,19 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 camera: camera.id.clone(),
                 slot: slot.clone(),
                 analytics: Box::new(CameraAnalytics::new(cfg.analytics(camera))),
+                gate: cfg.motion_gate(camera),
             });
             let stop = Arc::new(AtomicBool::new(false));
-            let handle = spawn_capture(capture, Box::new(source), stop, None, clock.clone())
-                .map_err(|e| AppError::Failed(format!("cannot start the capture thread: {e}")))?;
+            let prep = cfg.frame_prep(camera, &chain.preprocessor);
+            let handle = spawn_capture(
+                capture,
+                Box::new(source),
+                stop,
+                None,
+                clock.clone(),
+                Some(Box::new(prep)),
+            )
+            .map_err(|e| AppError::Failed(format!("cannot start the capture thread: {e}")))?;
             match handle.join() {
                 Ok(CaptureEnd::Failed(e)) => {
                     tracing::warn!(error = %e, "stopping at an unreadable frame")

@@ -94,8 +94,12 @@ pub struct CameraConfig {
     pub url: String,
     pub detect_fps: f64,
     pub enabled: bool,
+    /// Ask FFmpeg for hardware decoding (software where there is none).
+    pub hw_decode: bool,
     /// Ground-plane calibration: rule distances and speeds are in metres when present.
     pub calibration: Option<crate::analytics::ground::Homography>,
+    /// Motion gating (`[motion]`, `[camera.motion]`).
+    pub motion: crate::media::motion::MotionSettings,
     pub zones: Vec<ZoneConfig>,
 }
 
@@ -164,6 +168,9 @@ struct RawConfig {
     /// Site-wide defaults for the weaving rule; zones override field by field.
     #[serde(default)]
     weaving: RawWeaving,
+    /// Site-wide defaults for motion gating; cameras override field by field.
+    #[serde(default)]
+    motion: RawMotion,
     #[serde(default, rename = "camera")]
     cameras: Vec<RawCamera>,
 }
@@ -213,6 +220,7 @@ struct RawModel {
     score_threshold: Option<f64>,
     nms_iou: Option<f64>,
     max_detections: Option<i64>,
+    batch: Option<i64>,
     input_size: Option<Vec<i64>>,
     resize: Option<String>,
     channel_order: Option<String>,
@@ -281,6 +289,18 @@ struct RawWeaving {
     cooldown: Option<Seconds>,
 }
 
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMotion {
+    enabled: Option<bool>,
+    width: Option<i64>,
+    threshold: Option<i64>,
+    min_area: Option<f64>,
+    margin: Option<f64>,
+    max_skip: Option<Seconds>,
+    mask: Option<Vec<Vec<Vec<f64>>>>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCalibration {
@@ -299,7 +319,11 @@ struct RawCamera {
     detect_fps: f64,
     #[serde(default = "yes")]
     enabled: bool,
+    #[serde(default = "yes")]
+    hw_decode: bool,
     calibration: Option<RawCalibration>,
+    #[serde(default)]
+    motion: RawMotion,
     #[serde(default, rename = "zone")]
     zones: Vec<RawZone>,
 }
@@ -598,6 +622,15 @@ impl Validator<'_> {
         let tracker = self.tracker(&raw.tracker);
         let evidence = self.evidence(&raw.evidence, base);
         let runtime = self.runtime(&raw.runtime);
+        if raw.motion.mask.is_some() {
+            self.issue(
+                &[Seg::Key("motion"), Seg::Key("mask")],
+                "masks belong to a camera: put them in [camera.motion]",
+            );
+        }
+        if raw.cameras.is_empty() {
+            self.motion(usize::MAX, &raw.motion, &RawMotion::default());
+        }
         self.gathering(
             &[Seg::Key("gathering")],
             &RawGathering::default(),
@@ -662,6 +695,7 @@ impl Validator<'_> {
                 &raw.weaving,
                 cam.calibration.is_some(),
             );
+            let motion = self.motion(ci, &raw.motion, &cam.motion);
             let url = if cam.url.contains("://") || cam.url.starts_with("/dev/") {
                 cam.url.clone()
             } else {
@@ -672,7 +706,9 @@ impl Validator<'_> {
                 url,
                 detect_fps: cam.detect_fps,
                 enabled: cam.enabled,
+                hw_decode: cam.hw_decode,
                 calibration,
+                motion,
                 zones,
             });
         }
@@ -912,6 +948,14 @@ impl Validator<'_> {
                 format!("{max_det} is out of range: use 1 to 1000 (default 100)"),
             );
         }
+        let batch = m.batch.unwrap_or(1);
+        if !(1..=16).contains(&batch) {
+            self.issue(
+                &k("batch"),
+                format!("{batch} is out of range: use 1 to 16 frames per inference (default 1)"),
+            );
+        }
+        s.batch = batch.clamp(1, 16) as usize;
         let runtime_library = m.runtime_library.as_deref().map(|p| resolve(base, p));
         if let Some(lib) = &runtime_library
             && !lib.is_file()
@@ -1303,6 +1347,115 @@ impl Validator<'_> {
             cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s, 0.0),
         };
         (self.issues.len() == before).then_some(params)
+    }
+
+    /// `[camera.motion]` over `[motion]` over the defaults. `ci == usize::MAX`: check the
+    /// site-wide table alone.
+    fn motion(
+        &mut self,
+        ci: usize,
+        site: &RawMotion,
+        cam: &RawMotion,
+    ) -> crate::media::motion::MotionSettings {
+        let d = crate::media::motion::MotionSettings::default();
+        let field = |f: &'static str, from_cam: bool| -> Vec<Seg> {
+            if from_cam && ci != usize::MAX {
+                vec![
+                    Seg::Key("camera"),
+                    Seg::Idx(ci),
+                    Seg::Key("motion"),
+                    Seg::Key(f),
+                ]
+            } else {
+                vec![Seg::Key("motion"), Seg::Key(f)]
+            }
+        };
+        let mut num = |f: &'static str,
+                       c: Option<f64>,
+                       s: Option<f64>,
+                       def: f64,
+                       min: f64,
+                       max: f64,
+                       unit: &str|
+         -> f64 {
+            let (x, from_cam) = match (c, s) {
+                (Some(x), _) => (x, true),
+                (None, Some(x)) => (x, false),
+                (None, None) => (def, false),
+            };
+            if !(x.is_finite() && x >= min && x <= max) {
+                self.issue(
+                    &field(f, from_cam),
+                    format!(
+                        "{x}{unit} is out of range: use {min} to {max}{unit} (default {def}{unit})"
+                    ),
+                );
+                return def;
+            }
+            x
+        };
+        let width = num(
+            "width",
+            cam.width.map(|v| v as f64),
+            site.width.map(|v| v as f64),
+            d.width as f64,
+            32.0,
+            640.0,
+            " px",
+        );
+        let threshold = num(
+            "threshold",
+            cam.threshold.map(|v| v as f64),
+            site.threshold.map(|v| v as f64),
+            d.threshold as f64,
+            1.0,
+            254.0,
+            "",
+        );
+        let min_area = num(
+            "min_area",
+            cam.min_area,
+            site.min_area,
+            d.min_area,
+            0.0,
+            0.5,
+            "",
+        );
+        let margin = num("margin", cam.margin, site.margin, d.margin, 0.0, 1.0, "");
+        let max_skip_s = num(
+            "max_skip",
+            cam.max_skip.as_ref().map(|s| s.0),
+            site.max_skip.as_ref().map(|s| s.0),
+            d.max_skip_s,
+            0.0,
+            60.0,
+            " s",
+        );
+        let mut mask = Vec::new();
+        for (mi, poly) in cam.mask.iter().flatten().enumerate() {
+            let mut path = field("mask", true);
+            path.push(Seg::Idx(mi));
+            let pts: Option<Vec<[f64; 2]>> = poly
+                .iter()
+                .map(|p| (p.len() == 2).then(|| [p[0], p[1]]))
+                .collect();
+            match pts
+                .ok_or_else(|| "each point is [x, y] in 0..1 of the frame".to_string())
+                .and_then(Polygon::new)
+            {
+                Ok(p) => mask.push(p.points().to_vec()),
+                Err(e) => self.issue(&path, format!("mask {}: {e}", mi + 1)),
+            }
+        }
+        crate::media::motion::MotionSettings {
+            enabled: cam.enabled.or(site.enabled).unwrap_or(d.enabled),
+            width: width as u32,
+            threshold: threshold as u8,
+            min_area,
+            margin,
+            max_skip_s,
+            mask,
+        }
     }
 
     fn calibration(

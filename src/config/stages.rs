@@ -4,12 +4,15 @@ use std::path::PathBuf;
 
 use super::{CameraConfig, Config};
 use crate::analytics::AnalyticsSettings;
+use crate::detect::Preprocessor;
 use crate::media::capture::{CaptureSettings, Delivery};
+use crate::media::motion::MotionGate;
 use crate::publish::dispatch::ZoneOutline;
 use crate::publish::document::EventBuilder;
 use crate::publish::mqtt::MqttSettings;
 use crate::publish::topics::Publisher;
 use crate::runtime::DeliverySettings;
+use crate::runtime::prepare::FramePrep;
 
 /// Who is publishing: the appliance, or a replay beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +53,28 @@ impl Config {
             camera: cam.id.clone(),
             tz: self.site.timezone.clone(),
         }
+    }
+
+    /// The camera's motion gate for the detector worker; `None` when gating is off.
+    pub fn motion_gate(&self, cam: &CameraConfig) -> Option<Box<MotionGate>> {
+        cam.motion.enabled.then(|| {
+            Box::new(MotionGate::new(
+                cam.motion.clone(),
+                cam.zones
+                    .iter()
+                    .map(|z| z.polygon.points().to_vec())
+                    .collect(),
+            ))
+        })
+    }
+
+    /// What the camera's capture thread prepares for the detector: the model input,
+    /// and the motion copy when gating is on.
+    pub fn frame_prep(&self, cam: &CameraConfig, pre: &Preprocessor) -> FramePrep {
+        FramePrep::new(
+            Some(pre.clone()),
+            cam.motion.enabled.then_some(cam.motion.width),
+        )
     }
 
     pub fn capture(&self, cam: &CameraConfig, delivery: Delivery) -> CaptureSettings {

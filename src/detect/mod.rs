@@ -24,6 +24,7 @@ use ort::value::TensorRef;
 use crate::types::{Detection, ObjectClass};
 
 pub use letterbox::{InputMap, Resize};
+pub use preprocess::Preprocessor;
 pub use provider::{ExecutionProvider, Fallback, ProviderSettings};
 
 /// COCO-80 class names, index = label.
@@ -235,6 +236,9 @@ pub struct DetectorSettings {
     pub input_size: Option<(usize, usize)>,
     /// YOLOX exported with decoding inside the graph (boxes already in input pixels).
     pub yolox_decoded: bool,
+    /// Most frames (of different cameras) per inference; needs a model with a dynamic
+    /// batch dimension. 1: one frame at a time.
+    pub batch: usize,
 }
 
 impl DetectorSettings {
@@ -271,6 +275,7 @@ impl DetectorSettings {
             std,
             input_size: None,
             yolox_decoded: false,
+            batch: 1,
         }
     }
 }
@@ -328,12 +333,17 @@ pub struct Detector {
     num_classes: usize,
     layout: Layout,
     input: Array4<f32>,
-    resized: Mat,
-    map: Option<((u32, u32), InputMap)>,
+    prep: Preprocessor,
+    /// Batched inputs `[B, 3, H, W]` (grown once to the largest batch used).
+    batch_input: Vec<f32>,
+    /// Per-frame detections of the last batch.
+    batch_out: Vec<Vec<Detection>>,
     detections: Vec<Detection>,
     times: StageTimes,
     runtime_version: String,
     provider_used: &'static str,
+    /// The model's batch dimension is dynamic (`-1`): several frames per inference.
+    dynamic_batch: bool,
 }
 
 static ORT_ENV: OnceLock<Result<(ort::environment::Environment, String, PathBuf), String>> =
@@ -534,6 +544,7 @@ impl Detector {
             )));
         }
 
+        let settings_prep = settings.clone();
         let mut det = Detector {
             session,
             settings,
@@ -546,12 +557,14 @@ impl Detector {
                 shape: Vec::new(),
             },
             input: Array4::zeros((1, 3, input_h, input_w)),
-            resized: Mat::default(),
-            map: None,
+            prep: Preprocessor::new(input_w, input_h, &settings_prep),
+            batch_input: Vec::new(),
+            batch_out: Vec::new(),
             detections: Vec::with_capacity(256),
             times: StageTimes::default(),
             runtime_version: version.clone(),
             provider_used,
+            dynamic_batch: in_shape.first() == Some(&-1),
         };
         det.learn_layout().map_err(model_err)?;
         Ok(det)
@@ -560,7 +573,12 @@ impl Detector {
     /// Run once on zeros and check the outputs against the family.
     fn learn_layout(&mut self) -> Result<(), String> {
         let shapes: Vec<Vec<i64>> = {
-            let outputs = run_session(&mut self.session, &self.input).map_err(|e| match e {
+            let outputs = run_session(
+                &mut self.session,
+                [1, 3, self.input_h, self.input_w],
+                self.input.as_slice().expect("input tensor is contiguous"),
+            )
+            .map_err(|e| match e {
                 DetectError::Inference(m) => format!("warm-up inference failed ({m})"),
                 other => other.to_string(),
             })?;
@@ -613,50 +631,55 @@ impl Detector {
         Ok(())
     }
 
-    fn input_map(&mut self, fw: u32, fh: u32) -> InputMap {
-        match self.map {
-            Some((size, m)) if size == (fw, fh) => m,
-            _ => {
-                let m = InputMap::new(
-                    self.settings.resize,
-                    fw,
-                    fh,
-                    self.input_w as u32,
-                    self.input_h as u32,
-                );
-                self.map = Some(((fw, fh), m));
-                m
-            }
-        }
+    fn prepare(&mut self, frame: &Mat) -> Result<InputMap, DetectError> {
+        let out = self
+            .input
+            .as_slice_mut()
+            .expect("input tensor is contiguous");
+        self.prep.run_into(frame, out).map_err(DetectError::Frame)
     }
 
-    fn prepare(&mut self, frame: &Mat) -> Result<InputMap, DetectError> {
-        use opencv::prelude::MatTraitConst;
-        let (fw, fh) = (frame.cols().max(0) as u32, frame.rows().max(0) as u32);
-        let map = self.input_map(fw, fh);
-        preprocess::to_tensor(
-            frame,
-            &mut self.resized,
-            self.input
-                .as_slice_mut()
-                .expect("input tensor is contiguous"),
-            self.input_w,
-            self.input_h,
-            &map,
-            self.settings.rgb,
-            self.settings.mean,
-            self.settings.std,
-        )
-        .map_err(DetectError::Frame)?;
-        Ok(map)
+    /// A copy of this detector's preprocessing, for a capture thread to run on the next
+    /// frame while this one infers (see [`Detector::detect_prepared`]).
+    pub fn preprocessor(&self) -> Preprocessor {
+        self.prep.clone()
     }
 
     /// Detect objects in a BGR 8-bit frame. Boxes are in frame pixels.
     pub fn detect(&mut self, frame: &Mat) -> Result<&[Detection], DetectError> {
+        self.detect_prepared(frame, &[], 0)
+    }
+
+    /// Like [`Detector::detect`], with the model input already made by this detector's
+    /// [`Preprocessor`] (id `input_id`) on another thread. An input made for another
+    /// model (a detector swapped since) or of the wrong length is ignored and the frame
+    /// is preprocessed here.
+    pub fn detect_prepared(
+        &mut self,
+        frame: &Mat,
+        input: &[f32],
+        input_id: u64,
+    ) -> Result<&[Detection], DetectError> {
+        use opencv::prelude::MatTraitConst;
         let t0 = Instant::now();
-        let map = self.prepare(frame)?;
+        let shape = [1, 3, self.input_h, self.input_w];
+        let ready = input_id == self.prep.id() && input.len() == 3 * self.input_w * self.input_h;
+        let map = if ready {
+            if frame.empty() {
+                return Err(DetectError::Frame("empty frame".into()));
+            }
+            self.prep
+                .map_for(frame.cols().max(0) as u32, frame.rows().max(0) as u32)
+        } else {
+            self.prepare(frame)?
+        };
+        let data: &[f32] = if ready {
+            input
+        } else {
+            self.input.as_slice().expect("input tensor is contiguous")
+        };
         let t1 = Instant::now();
-        let outputs = run_session(&mut self.session, &self.input)?;
+        let outputs = run_session(&mut self.session, shape, data)?;
         let t2 = Instant::now();
         let mut raw: [&[f32]; 8] = [&[]; 8];
         for (i, slot) in raw.iter_mut().enumerate().take(outputs.len()) {
@@ -687,11 +710,114 @@ impl Detector {
         Ok(&self.detections)
     }
 
+    /// Whether the model takes several frames per inference (a dynamic batch dimension;
+    /// see models/README.md for the dynamic-batch copy of the shipped model).
+    pub fn batches(&self) -> bool {
+        self.dynamic_batch
+    }
+
+    /// Detect in several frames with one inference. Every input must come from this
+    /// detector's [`Preprocessor`] (the runtime only batches frames whose input the
+    /// capture thread prepared). Returns one detection list per frame, in order. A model
+    /// without a dynamic batch runs them one by one.
+    pub fn detect_batch(
+        &mut self,
+        frames: &[(&Mat, &[f32], u64)],
+    ) -> Result<&[Vec<Detection>], DetectError> {
+        use opencv::prelude::MatTraitConst;
+        let b = frames.len();
+        self.batch_out
+            .resize_with(b.max(self.batch_out.len()), Vec::new);
+        if b <= 1 || !self.dynamic_batch {
+            let mut times = StageTimes::default();
+            for (i, (img, input, id)) in frames.iter().enumerate() {
+                let found = self.detect_prepared(img, input, *id)?.to_vec();
+                self.batch_out[i].clear();
+                self.batch_out[i].extend_from_slice(&found);
+                let t = self.times;
+                times.preprocess += t.preprocess;
+                times.inference += t.inference;
+                times.decode += t.decode;
+            }
+            self.times = times;
+            return Ok(&self.batch_out[..b]);
+        }
+        let t0 = Instant::now();
+        let len = 3 * self.input_w * self.input_h;
+        self.batch_input.resize(b * len, 0.0);
+        let mut maps = Vec::with_capacity(b);
+        for (i, (img, input, id)) in frames.iter().enumerate() {
+            if *id != self.prep.id() || input.len() != len || img.empty() {
+                return Err(DetectError::Frame(format!(
+                    "frame {i} of a batch has no input prepared for this model"
+                )));
+            }
+            self.batch_input[i * len..(i + 1) * len].copy_from_slice(input);
+            maps.push(
+                self.prep
+                    .map_for(img.cols().max(0) as u32, img.rows().max(0) as u32),
+            );
+        }
+        let t1 = Instant::now();
+        let outputs = run_session(
+            &mut self.session,
+            [b, 3, self.input_h, self.input_w],
+            &self.batch_input,
+        )?;
+        let t2 = Instant::now();
+        let n = outputs.len().min(8);
+        let mut whole: [&[f32]; 8] = [&[]; 8];
+        for (i, slot) in whole.iter_mut().enumerate().take(n) {
+            *slot = outputs[i]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| DetectError::Inference(e.to_string()))?
+                .1;
+            if slot.len() % b != 0 {
+                return Err(DetectError::Inference(format!(
+                    "output {i} has {} values, not a multiple of the batch {b}",
+                    slot.len()
+                )));
+            }
+        }
+        for (k, map) in maps.iter().enumerate() {
+            let mut raw: [&[f32]; 8] = [&[]; 8];
+            for i in 0..n {
+                let per = whole[i].len() / b;
+                raw[i] = &whole[i][k * per..(k + 1) * per];
+            }
+            decode_outputs(
+                &self.layout,
+                &raw[..n],
+                self.num_classes,
+                &self.settings,
+                &self.classes,
+                (self.input_w, self.input_h),
+                map,
+                &mut self.detections,
+            )
+            .map_err(DetectError::Inference)?;
+            self.batch_out[k].clear();
+            self.batch_out[k].extend_from_slice(&self.detections);
+        }
+        drop(outputs);
+        let t3 = Instant::now();
+        self.times = StageTimes {
+            preprocess: t1 - t0,
+            inference: t2 - t1,
+            decode: t3 - t2,
+        };
+        Ok(&self.batch_out[..b])
+    }
+
     /// Preprocess and infer `frame`, returning copies of the raw outputs (benchmarks and
     /// tools; the hot path decodes straight from the session's buffers).
     pub fn capture_raw(&mut self, frame: &Mat) -> Result<RawOutputs, DetectError> {
         let map = self.prepare(frame)?;
-        let outputs = run_session(&mut self.session, &self.input)?;
+        let outputs = run_session(
+            &mut self.session,
+            [1, 3, self.input_h, self.input_w],
+            self.input.as_slice().expect("input tensor is contiguous"),
+        )?;
         let mut data = Vec::new();
         for i in 0..outputs.len() {
             data.push(
@@ -725,7 +851,11 @@ impl Detector {
     /// Run inference only on the tensor prepared by the last `detect`/`preprocess` (benchmarks).
     pub fn infer_only(&mut self) -> Result<Duration, DetectError> {
         let t = Instant::now();
-        let _ = run_session(&mut self.session, &self.input)?;
+        let _ = run_session(
+            &mut self.session,
+            [1, 3, self.input_h, self.input_w],
+            self.input.as_slice().expect("input tensor is contiguous"),
+        )?;
         Ok(t.elapsed())
     }
 
@@ -910,10 +1040,11 @@ fn decode_outputs(
 /// the caller can decode the outputs into its other buffers while they live.
 fn run_session<'s>(
     session: &'s mut Session,
-    input: &Array4<f32>,
+    shape: [usize; 4],
+    data: &[f32],
 ) -> Result<ort::session::SessionOutputs<'s>, DetectError> {
-    let tensor =
-        TensorRef::from_array_view(input).map_err(|e| DetectError::Inference(e.to_string()))?;
+    let tensor = TensorRef::from_array_view((shape, data))
+        .map_err(|e| DetectError::Inference(e.to_string()))?;
     session
         .run(ort::inputs![tensor])
         .map_err(|e| DetectError::Inference(first_line(&e.to_string())))

@@ -4,7 +4,7 @@ use opencv::core::{CV_8UC3, Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use super::letterbox::{InputMap, LETTERBOX_FILL};
+use super::letterbox::{InputMap, LETTERBOX_FILL, Resize};
 
 /// Resize a BGR 8-bit frame as `map` says (stretch, or letterbox into a grey-padded
 /// canvas) and write it as planar CHW float, in BGR or RGB order, normalised per channel
@@ -82,4 +82,88 @@ pub fn to_tensor(
         }
     }
     Ok(())
+}
+
+/// A detector's preprocessing, detached from its session so that a camera's capture
+/// thread can prepare the next frame's model input while the detector infers the
+/// previous one. Buffers are reused: no allocation per frame once warm.
+#[derive(Debug, Clone)]
+pub struct Preprocessor {
+    id: u64,
+    w: usize,
+    h: usize,
+    resize: Resize,
+    rgb: bool,
+    mean: [f32; 3],
+    std: [f32; 3],
+    resized: Mat,
+    map: Option<((u32, u32), InputMap)>,
+}
+
+impl Preprocessor {
+    pub fn new(w: usize, h: usize, s: &super::DetectorSettings) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (w, h, s.resize == Resize::Letterbox, s.rgb).hash(&mut hasher);
+        for x in s.mean.iter().chain(s.std.iter()) {
+            x.to_bits().hash(&mut hasher);
+        }
+        Self {
+            id: hasher.finish() | 1,
+            w,
+            h,
+            resize: s.resize,
+            rgb: s.rgb,
+            mean: s.mean,
+            std: s.std,
+            resized: Mat::default(),
+            map: None,
+        }
+    }
+
+    /// Identifies the preprocessing (input size, resize, channel order, normalisation):
+    /// an input made by a preprocessor with the same id is valid for the detector.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Values in one model input (`3·w·h`).
+    pub fn input_len(&self) -> usize {
+        3 * self.w * self.h
+    }
+
+    /// The geometry for a `fw × fh` frame (cached for the last size).
+    pub fn map_for(&mut self, fw: u32, fh: u32) -> InputMap {
+        match self.map {
+            Some((size, m)) if size == (fw, fh) => m,
+            _ => {
+                let m = InputMap::new(self.resize, fw, fh, self.w as u32, self.h as u32);
+                self.map = Some(((fw, fh), m));
+                m
+            }
+        }
+    }
+
+    /// Write `frame`'s model input into `out`, which must hold [`Self::input_len`] values.
+    pub fn run_into(&mut self, frame: &Mat, out: &mut [f32]) -> Result<InputMap, String> {
+        let map = self.map_for(frame.cols().max(0) as u32, frame.rows().max(0) as u32);
+        to_tensor(
+            frame,
+            &mut self.resized,
+            out,
+            self.w,
+            self.h,
+            &map,
+            self.rgb,
+            self.mean,
+            self.std,
+        )?;
+        Ok(map)
+    }
+
+    /// Write `frame`'s model input into `out`, sized on first use.
+    pub fn run(&mut self, frame: &Mat, out: &mut Vec<f32>) -> Result<InputMap, String> {
+        out.resize(self.input_len(), 0.0);
+        self.run_into(frame, out)
+    }
 }

@@ -68,6 +68,10 @@ pub struct CaptureCounters {
     pub reconnects: AtomicU64,
     /// Microseconds spent in grab + retrieve of due frames (for the bench).
     pub decode_us: AtomicU64,
+    /// Microseconds spent preparing due frames for the detector (model input, motion copy).
+    pub prepare_us: AtomicU64,
+    /// Microseconds spent grabbing frames that were not due (decoded, never converted).
+    pub skip_us: AtomicU64,
 }
 
 struct SlotState {
@@ -225,6 +229,13 @@ impl FrameSlot {
     }
 }
 
+/// Work on each due frame on the capture thread, before it is handed to the detector:
+/// while the detector infers one frame, the capture prepares the next (the runtime plugs
+/// in preprocessing and the motion copy).
+pub trait Prepare: Send {
+    fn prepare(&mut self, frame: &mut Frame);
+}
+
 /// Why a capture loop returned.
 #[derive(Debug)]
 pub enum CaptureEnd {
@@ -283,6 +294,7 @@ impl Capture {
         stop: &AtomicBool,
         now: &dyn Fn() -> jiff::Timestamp,
         on_health: &mut dyn FnMut(HealthChange),
+        mut prepare: Option<&mut dyn Prepare>,
     ) -> CaptureEnd {
         let s = &self.settings;
         let mut sampler = Sampler::new(s.detect_fps);
@@ -348,6 +360,9 @@ impl Capture {
             counters.decoded.fetch_add(1, Ordering::Relaxed);
             last_ts = Some(ts);
             if !sampler.take(ts) {
+                counters
+                    .skip_us
+                    .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
                 let c = self.lock_health().decoded(ts);
                 self.report(on_health, c);
                 continue;
@@ -374,6 +389,13 @@ impl Capture {
                 ts,
                 size: (frame.image.cols() as u32, frame.image.rows() as u32),
             };
+            if let Some(p) = prepare.as_mut() {
+                let t = Instant::now();
+                p.prepare(&mut frame);
+                counters
+                    .prepare_us
+                    .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
             self.slot.put(&mut frame, grabbed_at, s.delivery, stop);
         };
         // A live camera that is stopped (shutdown, reload) leaves its slot open: the
@@ -433,6 +455,7 @@ impl Default for Frame {
         Frame {
             meta: FrameMeta::default(),
             image: Mat::default(),
+            prepared: Default::default(),
         }
     }
 }

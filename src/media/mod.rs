@@ -6,11 +6,14 @@
 //! - [`capture`]: the capture loop (one thread per camera, run by the runtime): grab,
 //!   stamp, sample, latest frame wins, drop counting, reconnect with backoff and jitter;
 //! - [`health`]: online / offline / degraded from every decoded frame, with hysteresis;
+//! - [`motion`]: motion gating (a small grey copy, compared with the one at the last
+//!   inference, in or near the zones);
 //! - [`mot`]: recorded detections and tracks in MOTChallenge text format.
 
 pub mod capture;
 pub mod health;
 pub mod mot;
+pub mod motion;
 pub mod source;
 
 pub use capture::{Capture, CaptureSettings, Delivery, FrameSlot, Taken};

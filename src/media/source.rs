@@ -30,6 +30,19 @@ pub enum SourceError {
 pub struct Frame {
     pub meta: FrameMeta,
     pub image: Mat,
+    /// Work the capture thread did on it for the detector (buffers reused).
+    pub prepared: Prepared,
+}
+
+/// What the capture thread prepares for the detector while it infers the previous frame.
+#[derive(Default)]
+pub struct Prepared {
+    /// The model input (see `detect::Preprocessor`), valid when `input_id` is non-zero.
+    pub input: Vec<f32>,
+    /// Which preprocessing made `input`; 0: not prepared.
+    pub input_id: u64,
+    /// The small blurred greyscale copy for motion gating; empty when not made.
+    pub grey: Mat,
 }
 
 /// What a source can do; the capture loop drives it. `grab` decodes the next frame and
@@ -272,6 +285,12 @@ pub struct LiveSource {
     index: u64,
     timeout_ms: i32,
     clock: std::sync::Arc<dyn Clock>,
+    /// Ask FFmpeg for hardware decoding (falls back to software where there is none).
+    hw_decode: bool,
+    /// The acceleration OpenCV reports for the open stream (`VIDEO_ACCELERATION_*`; 0: none).
+    hw_used: i32,
+    /// File cameras: first frame after each (re)open (the bench time-shifts its cameras).
+    start_frame: u64,
 }
 
 impl LiveSource {
@@ -292,7 +311,29 @@ impl LiveSource {
             index: 0,
             timeout_ms: (timeout_s * 1000.0).clamp(100.0, 600_000.0) as i32,
             clock,
+            hw_decode: true,
+            hw_used: 0,
+            start_frame: 0,
         }
+    }
+
+    /// Hardware decoding on or off (default on: FFmpeg's `VIDEO_ACCELERATION_ANY`, with
+    /// software decoding where no accelerator is available).
+    pub fn with_hw_decode(mut self, on: bool) -> Self {
+        self.hw_decode = on;
+        self
+    }
+
+    /// File cameras start at this frame (and loop to frame 0).
+    pub fn with_start_frame(mut self, frame: u64) -> Self {
+        self.start_frame = frame;
+        self
+    }
+
+    /// The hardware acceleration in use: OpenCV's `VIDEO_ACCELERATION_*` (0 none,
+    /// 2 VA-API, 3 Media SDK, 1 D3D11), as reported for the open stream.
+    pub fn hw_acceleration(&self) -> i32 {
+        self.hw_used
     }
 
     pub fn url(&self) -> &str {
@@ -347,14 +388,22 @@ impl Source for LiveSource {
             if !Path::new(&self.url).is_file() {
                 return Err(err("no such file".into()));
             }
-            VideoCapture::from_file(&self.url, videoio::CAP_ANY).map_err(|e| err(e.to_string()))?
+            let hw = hw_params(self.hw_decode);
+            VideoCapture::from_file_with_params(&self.url, videoio::CAP_FFMPEG, &hw)
+                .ok()
+                .filter(|c| c.is_opened().unwrap_or(false))
+                .map(Ok)
+                .unwrap_or_else(|| VideoCapture::from_file(&self.url, videoio::CAP_ANY))
+                .map_err(|e| err(e.to_string()))?
         } else {
-            let params = opencv::core::Vector::<i32>::from_slice(&[
+            let mut params = vec![
                 videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
                 self.timeout_ms,
                 videoio::CAP_PROP_READ_TIMEOUT_MSEC,
                 self.timeout_ms,
-            ]);
+            ];
+            params.extend(hw_params(self.hw_decode).iter());
+            let params = opencv::core::Vector::<i32>::from_slice(&params);
             VideoCapture::from_file_with_params(&self.url, videoio::CAP_FFMPEG, &params)
                 .map_err(|e| err(e.to_string()))?
         };
@@ -366,6 +415,16 @@ impl Source for LiveSource {
         }
         let fps = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
         let usable = fps.is_finite() && fps > 0.5 && fps < 1000.0;
+        self.hw_used = cap
+            .get(videoio::CAP_PROP_HW_ACCELERATION)
+            .map_or(0, |v| v as i32);
+        let mut cap = cap;
+        if self.is_file && self.start_frame > 0 {
+            let n = cap.get(videoio::CAP_PROP_FRAME_COUNT).unwrap_or(0.0);
+            if n >= 1.0 {
+                let _ = cap.set(videoio::CAP_PROP_POS_FRAMES, (self.start_frame as f64) % n);
+            }
+        }
         self.pace = (self.is_file && usable).then(|| std::time::Duration::from_secs_f64(1.0 / fps));
         self.next_due = None;
         self.cap = Some(cap);
@@ -430,6 +489,17 @@ impl Source for LiveSource {
     fn reconnects(&self) -> bool {
         true
     }
+}
+
+/// OpenCV open parameters for FFmpeg hardware decoding: any accelerator (VA-API, Media
+/// SDK, …), with software decoding where none is available; or software only.
+fn hw_params(on: bool) -> opencv::core::Vector<i32> {
+    let accel = if on {
+        videoio::VIDEO_ACCELERATION_ANY
+    } else {
+        videoio::VIDEO_ACCELERATION_NONE
+    };
+    opencv::core::Vector::from_slice(&[videoio::CAP_PROP_HW_ACCELERATION, accel])
 }
 
 /// Query keys whose values are secrets (compared case-insensitively, also as a suffix:

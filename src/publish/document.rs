@@ -355,9 +355,13 @@ pub struct BenchDoc {
     /// Per-stage times: read+decode frame, preprocess, inference, decode+NMS,
     /// track+rules, whole frame, bare inference.
     pub stages: std::collections::BTreeMap<String, StageTimes>,
+    /// Pipelined: the capture thread prepares the next frame while this one infers.
     pub end_to_end_fps: f64,
+    /// Sequential: preprocessing on the detector thread (the way before pipelining).
+    pub sequential_fps: f64,
     pub bare_inference_fps: f64,
     pub end_to_end_over_bare: f64,
+    pub sequential_over_bare: f64,
     /// Preprocess + decode + track/rules per frame, ms.
     pub outside_inference_ms: f64,
     pub outside_inference_pct_of_inference: f64,

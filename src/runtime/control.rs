@@ -105,6 +105,7 @@ impl App<'_> {
                 camera: cam.id.clone(),
                 slot: slot.clone(),
                 analytics: Box::new(CameraAnalytics::new(self.cfg.analytics(cam))),
+                gate: self.cfg.motion_gate(cam),
             });
         }
         let capture = Arc::new(Capture::new(
@@ -115,7 +116,8 @@ impl App<'_> {
             &cam.url,
             self.clock.clone(),
             self.cfg.runtime.stream_timeout_s,
-        );
+        )
+        .with_hw_decode(cam.hw_decode);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = spawn_capture(
             capture.clone(),
@@ -123,6 +125,7 @@ impl App<'_> {
             stop.clone(),
             Some(self.chain.publish_tx.clone()),
             self.clock.clone(),
+            Some(Box::new(self.cfg.frame_prep(cam, &self.chain.preprocessor))),
         )?;
         self.cams.insert(
             cam.id.clone(),
@@ -184,7 +187,18 @@ impl App<'_> {
                 && r.cfg.calibration == cam.calibration
                 && old.tracker == self.cfg.tracker
                 && old.site.timezone == self.cfg.site.timezone;
-            let source_same = r.cfg.url == cam.url && r.cfg.detect_fps == cam.detect_fps;
+            // The capture makes the motion copy only when gating is on, at its width.
+            let source_same = r.cfg.url == cam.url
+                && r.cfg.detect_fps == cam.detect_fps
+                && r.cfg.hw_decode == cam.hw_decode
+                && r.cfg.motion.enabled == cam.motion.enabled
+                && r.cfg.motion.width == cam.motion.width;
+            if r.cfg.motion != cam.motion || r.cfg.zones != cam.zones {
+                let _ = self.chain.worker_tx.send(WorkerCmd::Gate {
+                    camera: cam.id.clone(),
+                    gate: self.cfg.motion_gate(cam),
+                });
+            }
             if !analytics_same || old.site.name != self.cfg.site.name {
                 let _ = self.chain.worker_tx.send(WorkerCmd::Reconfigure {
                     camera: cam.id.clone(),
@@ -328,6 +342,7 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
         WorkerOptions {
             exit_when_idle: false,
             max_frames: None,
+            batch: cfg.detector.batch,
         },
         false,
     )?;

@@ -15,6 +15,8 @@
 //! watchdog for hung streams and the periodic stats line.
 
 pub mod control;
+pub mod load;
+pub mod prepare;
 pub mod publisher;
 pub mod worker;
 
@@ -27,7 +29,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::detect::Detector;
-use crate::media::capture::{Capture, CaptureEnd, Doorbell};
+use crate::media::capture::{Capture, CaptureEnd, Doorbell, Prepare};
 use crate::media::source::Source;
 use crate::publish::Publisher;
 use crate::publish::mqtt::{MqttSettings, MqttSink};
@@ -119,6 +121,8 @@ pub struct Chain {
     pub worker_tx: std::sync::mpsc::Sender<WorkerCmd>,
     pub publish_tx: SyncSender<PublishMsg>,
     pub stats: Arc<Mutex<WorkerStats>>,
+    /// The detector's preprocessing, for the capture threads to run (see [`prepare`]).
+    pub preprocessor: crate::detect::Preprocessor,
     worker: Option<JoinHandle<Detector>>,
     publish: Option<JoinHandle<PublishSummary>>,
 }
@@ -134,6 +138,7 @@ impl Chain {
         keep_times: bool,
     ) -> std::io::Result<Chain> {
         let doorbell = Arc::new(Doorbell::default());
+        let preprocessor = detector.preprocessor();
         let (publish_tx, publish_rx): (SyncSender<PublishMsg>, Receiver<PublishMsg>) =
             sync_channel(PUBLISH_QUEUE);
         let (worker_tx, worker_rx) = std::sync::mpsc::channel();
@@ -157,6 +162,7 @@ impl Chain {
             worker_tx,
             publish_tx,
             stats,
+            preprocessor,
             worker: Some(worker),
             publish: Some(publish),
         })
@@ -190,6 +196,7 @@ pub fn spawn_capture(
     stop: Arc<AtomicBool>,
     health_to: Option<SyncSender<PublishMsg>>,
     clock: Arc<dyn Clock>,
+    mut prepare: Option<Box<dyn Prepare>>,
 ) -> std::io::Result<JoinHandle<CaptureEnd>> {
     let name = format!("cam-{}", capture.settings.camera);
     std::thread::Builder::new().name(name).spawn(move || {
@@ -203,7 +210,13 @@ pub fn spawn_capture(
                 });
             }
         };
-        capture.run(source.as_mut(), &stop, &now, &mut on_health)
+        capture.run(
+            source.as_mut(),
+            &stop,
+            &now,
+            &mut on_health,
+            prepare.as_deref_mut().map(|p| p as &mut dyn Prepare),
+        )
     })
 }
 

@@ -1,8 +1,14 @@
 //! The detector worker: one thread owns the detector (no mutex) and every camera's
 //! analytics. It serves the cameras' fresh frames round-robin, so a busy camera cannot
 //! starve the others, runs detection and analytics on each, and hands reports with
-//! incidents (and the frame, for evidence) to the publish worker. The loop takes one
-//! frame at a time; batching would take several due slots per turn.
+//! incidents (and the frame, for evidence) to the publish worker.
+//!
+//! Per turn it takes the fresh frames of up to `batch` cameras. A camera with motion
+//! gating skips inference on a frame where nothing moved in or near its zones (its last
+//! detections stand for it, so tracks and timers carry on), but is inferred at least every
+//! `max_skip` seconds. The frames left are inferred together in one batched run when the
+//! model takes a batch, else one by one. The capture threads have already prepared each
+//! frame's model input and motion copy while the previous inference ran.
 
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -14,9 +20,10 @@ use crate::analytics::{AnalyticsSettings, CameraAnalytics};
 use crate::clock::Clock;
 use crate::detect::Detector;
 use crate::media::capture::{Doorbell, FrameSlot, Taken};
+use crate::media::motion::MotionGate;
 use crate::media::source::Frame;
 use crate::runtime::publisher::PublishMsg;
-use crate::types::{Detections, FrameMeta, FrameReport, Phase};
+use crate::types::{Detection, Detections, FrameMeta, FrameReport, Phase};
 
 /// Sees every analysed frame (replay exports).
 pub trait FrameTap: Send {
@@ -30,6 +37,13 @@ pub enum WorkerCmd {
         camera: String,
         slot: Arc<FrameSlot>,
         analytics: Box<CameraAnalytics>,
+        /// Motion gating; `None`: every due frame is inferred.
+        gate: Option<Box<MotionGate>>,
+    },
+    /// New motion gating for a camera (its zones or motion settings changed).
+    Gate {
+        camera: String,
+        gate: Option<Box<MotionGate>>,
     },
     /// End the camera's incidents with `reason` and stop serving it.
     Remove { camera: String, reason: String },
@@ -49,6 +63,10 @@ pub enum WorkerCmd {
 #[derive(Debug, Clone, Default)]
 pub struct CameraFigures {
     pub analysed: u64,
+    /// Analysed frames that went through inference.
+    pub inferred: u64,
+    /// Analysed frames whose inference motion gating skipped.
+    pub skipped: u64,
     pub bad_frames: u64,
     /// Age of each analysed frame when its analysis finished (grab → report), ms.
     pub ages_ms: Vec<f64>,
@@ -57,6 +75,8 @@ pub struct CameraFigures {
 /// Stage times of every analysed frame, ms (kept when `keep_times`; for the bench).
 #[derive(Debug, Clone, Default)]
 pub struct StageSamples {
+    /// Size of the batch each inferred frame was part of.
+    pub batch: Vec<f64>,
     pub preprocess: Vec<f64>,
     pub inference: Vec<f64>,
     pub decode: Vec<f64>,
@@ -84,6 +104,77 @@ struct Entry {
     slot: Arc<FrameSlot>,
     analytics: Box<CameraAnalytics>,
     last_ts: Option<Timestamp>,
+    gate: Option<Box<MotionGate>>,
+    /// Frame time of the last inference.
+    last_inferred: Option<Timestamp>,
+    /// Detections of the last inference (they stand for frames gating skips).
+    items: Vec<Detection>,
+    /// This camera's frame buffer (swapped with its slot's).
+    buf: Frame,
+    /// Age of `buf` when taken.
+    age: Duration,
+    /// This turn: skip inference / inference failed.
+    skip: bool,
+    failed: bool,
+}
+
+impl Entry {
+    fn new(
+        camera: String,
+        slot: Arc<FrameSlot>,
+        analytics: Box<CameraAnalytics>,
+        gate: Option<Box<MotionGate>>,
+    ) -> Self {
+        Self {
+            camera,
+            slot,
+            analytics,
+            last_ts: None,
+            gate,
+            last_inferred: None,
+            items: Vec::new(),
+            buf: Frame::default(),
+            age: Duration::ZERO,
+            skip: false,
+            failed: false,
+        }
+    }
+
+    /// Whether motion gating lets this frame skip inference.
+    fn gate_skips(&mut self) -> bool {
+        use opencv::prelude::*;
+        let Some(g) = self.gate.as_mut() else {
+            return false;
+        };
+        let ts = self.buf.meta.ts;
+        let overdue = self.last_inferred.is_none_or(|t| {
+            ts.duration_since(t).as_secs_f64() >= g.settings().max_skip_s || ts < t
+        });
+        let grey = &self.buf.prepared.grey;
+        let Ok(bytes) = grey.data_bytes() else {
+            return false;
+        };
+        if grey.empty() {
+            return false;
+        }
+        let m = g.measure(bytes, grey.cols() as usize, grey.rows() as usize);
+        !(m.moving || overdue)
+    }
+
+    /// The frame was inferred: its motion copy becomes the reference.
+    fn inferred(&mut self) {
+        use opencv::prelude::*;
+        self.last_inferred = Some(self.buf.meta.ts);
+        if let Some(g) = self.gate.as_mut() {
+            let grey = &self.buf.prepared.grey;
+            match grey.data_bytes() {
+                Ok(b) if !grey.empty() => {
+                    g.set_reference(b, grey.cols() as usize, grey.rows() as usize)
+                }
+                _ => g.reset(),
+            }
+        }
+    }
 }
 
 pub struct WorkerOptions {
@@ -93,6 +184,8 @@ pub struct WorkerOptions {
     pub exit_when_idle: bool,
     /// Stop after this many analysed frames (bench).
     pub max_frames: Option<u64>,
+    /// Most frames (of different cameras) inferred in one run; 1: no batching.
+    pub batch: usize,
 }
 
 /// Run the worker until `Stop`, or until idle when `exit_when_idle`. Returns the
@@ -133,9 +226,11 @@ fn serve(
 ) -> Detector {
     let mut had_camera = false;
     let mut next = 0usize;
-    let mut buf = Frame::default();
     let mut dets = Detections::default();
     let mut served_total = 0u64;
+    let mut due: Vec<usize> = Vec::new();
+    let mut infer: Vec<usize> = Vec::new();
+    let batch = opts.batch.max(1);
     let send = |msg: PublishMsg| {
         // The publish worker only stops after us; a send error means it died.
         if out.send(msg).is_err() {
@@ -169,15 +264,17 @@ fn serve(
                     camera,
                     slot,
                     analytics,
+                    gate,
                 } => {
                     had_camera = true;
                     cams.retain(|e| e.camera != camera);
-                    cams.push(Entry {
-                        camera,
-                        slot,
-                        analytics,
-                        last_ts: None,
-                    });
+                    cams.push(Entry::new(camera, slot, analytics, gate));
+                }
+                WorkerCmd::Gate { camera, gate } => {
+                    if let Some(e) = cams.iter_mut().find(|e| e.camera == camera) {
+                        e.gate = gate;
+                        e.last_inferred = None;
+                    }
                 }
                 WorkerCmd::Remove { camera, reason } => {
                     if let Some(i) = cams.iter().position(|e| e.camera == camera) {
@@ -193,6 +290,8 @@ fn serve(
                     if let Some(e) = cams.iter_mut().find(|e| e.camera == camera) {
                         let ts = e.last_ts.unwrap_or_else(|| clock.now());
                         let incidents = e.analytics.reconfigure(settings, ts, &reason);
+                        // Zones changed: infer the next frame rather than trust old boxes.
+                        e.last_inferred = None;
                         if !incidents.is_empty() {
                             send(PublishMsg::Report {
                                 report: FrameReport {
@@ -210,7 +309,12 @@ fn serve(
                         }
                     }
                 }
-                WorkerCmd::Detector(d) => detector = *d,
+                WorkerCmd::Detector(d) => {
+                    detector = *d;
+                    for e in cams.iter_mut() {
+                        e.last_inferred = None;
+                    }
+                }
                 WorkerCmd::Stop { reason } => {
                     let now = clock.now();
                     for e in cams.iter_mut() {
@@ -223,74 +327,157 @@ fn serve(
         let seen = doorbell.count();
         let mut served = false;
         let n = cams.len();
+        due.clear();
+        let mut closed = None;
         for k in 0..n {
             let i = (next + k) % n;
-            match cams[i].slot.take(&mut buf) {
+            let e = &mut cams[i];
+            match e.slot.take(&mut e.buf) {
                 Taken::Empty => continue,
-                Taken::Closed => {
-                    let mut e = cams.remove(i);
-                    let ts = e
-                        .slot
-                        .last_ts()
-                        .or(e.last_ts)
-                        .unwrap_or_else(|| clock.now());
-                    finish(&mut e, ts, crate::analytics::debounce::END_OF_STREAM);
-                    served = true;
+                // Finish a closed camera in a turn of its own.
+                Taken::Closed if due.is_empty() => {
+                    closed = Some(i);
                     break;
                 }
+                Taken::Closed => continue,
                 Taken::Frame { age } => {
-                    let e = &mut cams[i];
-                    next = i + 1;
-                    served = true;
-                    let t0 = Instant::now();
-                    let found = match detector.detect(&buf.image) {
-                        Ok(d) => d,
-                        Err(err) => {
-                            tracing::warn!(camera = %e.camera, frame = buf.meta.index, error = %err, "frame skipped");
-                            let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
-                            st.cameras.entry(e.camera.clone()).or_default().bad_frames += 1;
-                            st.totals.bad_frames += 1;
-                            break;
-                        }
-                    };
-                    dets.items.clear();
-                    dets.items.extend_from_slice(found);
-                    let times = detector.last_times();
-                    dets.meta.clone_from(&buf.meta);
-                    let t1 = Instant::now();
-                    let report = e.analytics.step(&dets);
-                    let t2 = Instant::now();
-                    e.last_ts = Some(buf.meta.ts);
-                    if let Some(tap) = tap.as_mut() {
-                        tap.frame(&dets, &report);
+                    e.age = age;
+                    due.push(i);
+                    if due.len() >= batch {
+                        break;
                     }
-                    let age_ms = (age + t2.duration_since(t0)).as_secs_f64() * 1e3;
-                    {
-                        let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
-                        let f = st.cameras.entry(e.camera.clone()).or_default();
-                        f.analysed += 1;
-                        push_capped(&mut f.ages_ms, age_ms);
-                        st.totals.analysed += 1;
-                        if st.keep_times {
-                            let ms = |d: Duration| d.as_secs_f64() * 1e3;
-                            st.stages.preprocess.push(ms(times.preprocess));
-                            st.stages.inference.push(ms(times.inference));
-                            st.stages.decode.push(ms(times.decode));
-                            st.stages.analytics.push(ms(t2 - t1));
-                            st.stages.frame.push(ms(t2 - t0));
-                        }
-                    }
-                    if !report.incidents.is_empty() {
-                        let needs_image = report
-                            .incidents
-                            .iter()
-                            .any(|i| matches!(i.phase, Phase::Start | Phase::Update));
-                        let image = needs_image.then(|| buf.image.clone());
-                        send(PublishMsg::Report { report, image });
-                    }
-                    served_total += 1;
-                    break;
                 }
+            }
+        }
+        if let Some(i) = closed {
+            let mut e = cams.remove(i);
+            let ts = e
+                .slot
+                .last_ts()
+                .or(e.last_ts)
+                .unwrap_or_else(|| clock.now());
+            finish(&mut e, ts, crate::analytics::debounce::END_OF_STREAM);
+            served = true;
+        } else if let Some(&last) = due.last() {
+            served = true;
+            next = last + 1;
+            let t0 = Instant::now();
+            infer.clear();
+            for &i in &due {
+                let e = &mut cams[i];
+                e.failed = false;
+                e.skip = e.gate_skips();
+                if !e.skip {
+                    infer.push(i);
+                }
+            }
+            let batched = infer.len() >= 2
+                && detector.batches()
+                && infer.iter().all(|&i| {
+                    let p = &cams[i].buf.prepared;
+                    p.input_id != 0 && !p.input.is_empty()
+                });
+            let mut batch_ok = false;
+            if batched {
+                let frames: Vec<(&opencv::core::Mat, &[f32], u64)> = infer
+                    .iter()
+                    .map(|&i| {
+                        let b = &cams[i].buf;
+                        (&b.image, b.prepared.input.as_slice(), b.prepared.input_id)
+                    })
+                    .collect();
+                let res = detector.detect_batch(&frames);
+                drop(frames);
+                match res {
+                    Ok(found) => {
+                        for (k, &i) in infer.iter().enumerate() {
+                            cams[i].items.clear();
+                            cams[i].items.extend_from_slice(&found[k]);
+                        }
+                        batch_ok = true;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "batched inference failed; running the frames one by one");
+                    }
+                }
+            }
+            if !batch_ok {
+                for &i in &infer {
+                    let e = &mut cams[i];
+                    let p = &e.buf.prepared;
+                    match detector.detect_prepared(&e.buf.image, &p.input, p.input_id) {
+                        Ok(found) => {
+                            e.items.clear();
+                            e.items.extend_from_slice(found);
+                        }
+                        Err(err) => {
+                            tracing::warn!(camera = %e.camera, frame = e.buf.meta.index, error = %err, "frame skipped");
+                            e.failed = true;
+                        }
+                    }
+                }
+            }
+            let times = detector.last_times();
+            let t1 = Instant::now();
+            let inferred_n = infer.iter().filter(|&&i| !cams[i].failed).count().max(1);
+            for &i in &due {
+                let e = &mut cams[i];
+                if e.failed {
+                    let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
+                    st.cameras.entry(e.camera.clone()).or_default().bad_frames += 1;
+                    st.totals.bad_frames += 1;
+                    continue;
+                }
+                if !e.skip {
+                    e.inferred();
+                }
+                let ta = Instant::now();
+                dets.items.clear();
+                dets.items.extend_from_slice(&e.items);
+                dets.meta.clone_from(&e.buf.meta);
+                let report = e.analytics.step(&dets);
+                let tb = Instant::now();
+                e.last_ts = Some(e.buf.meta.ts);
+                if let Some(tap) = tap.as_mut() {
+                    tap.frame(&dets, &report);
+                }
+                let age_ms = (e.age + tb.duration_since(t0)).as_secs_f64() * 1e3;
+                {
+                    let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
+                    let f = st.cameras.entry(e.camera.clone()).or_default();
+                    f.analysed += 1;
+                    if e.skip {
+                        f.skipped += 1;
+                    } else {
+                        f.inferred += 1;
+                    }
+                    push_capped(&mut f.ages_ms, age_ms);
+                    st.totals.analysed += 1;
+                    if e.skip {
+                        st.totals.skipped += 1;
+                    } else {
+                        st.totals.inferred += 1;
+                    }
+                    if st.keep_times && !e.skip {
+                        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                        let k = inferred_n as f64;
+                        st.stages.batch.push(k);
+                        st.stages.preprocess.push(ms(times.preprocess) / k);
+                        st.stages.inference.push(ms(times.inference) / k);
+                        st.stages.decode.push(ms(times.decode) / k);
+                        st.stages.analytics.push(ms(tb - ta));
+                        st.stages.frame.push(ms(t1 - t0) / k + ms(tb - ta));
+                    }
+                }
+                if !report.incidents.is_empty() {
+                    let needs_image = report
+                        .incidents
+                        .iter()
+                        .any(|i| matches!(i.phase, Phase::Start | Phase::Update));
+                    let image = needs_image.then(|| e.buf.image.clone());
+                    send(PublishMsg::Report { report, image });
+                }
+                served_total += 1;
             }
         }
         if opts.max_frames.is_some_and(|m| served_total >= m) {

@@ -1,0 +1,221 @@
+//! Load trials for `wardwatch bench --cameras`: N live-like cameras (one clip, looped,
+//! paced at its own frame rate, each camera starting at a different point of it) through
+//! the production chain (capture threads, frame preparation, motion gating, the one
+//! detector worker), and whether the box keeps up at the configured detection rate.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::analytics::CameraAnalytics;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{CameraConfig, Config};
+use crate::detect::Detector;
+use crate::media::capture::{Capture, Delivery, FrameSlot};
+use crate::media::source::LiveSource;
+use crate::publish::dispatch::Dispatcher;
+use crate::runtime::publisher::{Console, PublishMsg, PublishWorker};
+use crate::runtime::worker::{WorkerCmd, WorkerOptions, WorkerStats, percentiles};
+use crate::runtime::{Chain, spawn_capture};
+
+/// One trial's set-up.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    pub cameras: usize,
+    pub gating: bool,
+    /// Frames of the clip (to spread the cameras' starting points over it).
+    pub clip_frames: u64,
+    pub warmup: Duration,
+    pub measure: Duration,
+}
+
+/// What one trial measured (over the measuring window, after the warm-up).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TrialResult {
+    pub cameras: usize,
+    pub gating: bool,
+    pub detect_fps: f64,
+    /// Frames due for analysis (at `detect_fps`), all cameras.
+    pub due: u64,
+    /// Due frames analysed.
+    pub analysed: u64,
+    /// Analysed frames that were inferred (the rest: skipped by motion gating).
+    pub inferred: u64,
+    /// Due frames replaced before the detector took them.
+    pub dropped: u64,
+    /// Share of due frames analysed within one detection period of their grab.
+    pub on_time: f64,
+    /// Age of analysed frames (grab → analysis done), ms.
+    pub age_p50_ms: f64,
+    pub age_p95_ms: f64,
+    /// Analysed frames per second per camera.
+    pub analysed_fps_per_camera: f64,
+    /// Share of analysed frames whose inference motion gating skipped.
+    pub skipped_share: f64,
+    /// Process resident memory at the end of the window, kB.
+    pub rss_kb: u64,
+    /// `on_time ≥ 0.95` and `age_p95 ≤` one detection period.
+    pub keeps_up: bool,
+}
+
+struct Silent;
+impl Console for Silent {
+    fn event(&mut self, _: &crate::publish::document::Event) {}
+    fn health(&mut self, _: &crate::publish::document::HealthDoc) {}
+}
+
+/// Resident memory of this process, kB (0 where /proc is not there).
+pub fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Run one trial; gives the detector back for the next.
+pub fn run_trial(
+    detector: Detector,
+    cfg: &Config,
+    cam: &CameraConfig,
+    video: &Path,
+    t: &Trial,
+) -> Result<(Detector, TrialResult), String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let publish = PublishWorker {
+        site: cfg.site.name.clone(),
+        tz: cfg.site.timezone.clone(),
+        evidence: None,
+        publisher: None,
+        console: Box::new(Silent),
+        clock: clock.clone(),
+    };
+    let mut chain = Chain::start(
+        detector,
+        publish,
+        None,
+        clock.clone(),
+        WorkerOptions {
+            exit_when_idle: false,
+            max_frames: None,
+            batch: cfg.detector.batch,
+        },
+        false,
+    )
+    .map_err(|e| format!("cannot start the worker threads: {e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut slots = Vec::new();
+    let mut threads = Vec::new();
+    for k in 0..t.cameras {
+        let mut c = cam.clone();
+        c.id = format!("{}-{k}", cam.id);
+        c.motion.enabled = t.gating;
+        let _ = chain
+            .publish_tx
+            .send(PublishMsg::Camera(Box::new(Dispatcher::new(
+                cfg.event_builder(&c),
+                cfg.zone_outlines(&c),
+                None,
+            ))));
+        let slot = FrameSlot::new(chain.doorbell.clone());
+        let _ = chain.worker_tx.send(WorkerCmd::Add {
+            camera: c.id.clone(),
+            slot: slot.clone(),
+            analytics: Box::new(CameraAnalytics::new(cfg.analytics(&c))),
+            gate: cfg.motion_gate(&c),
+        });
+        let capture = Arc::new(Capture::new(
+            cfg.capture(&c, Delivery::Latest),
+            slot.clone(),
+        ));
+        let start = t.clip_frames * k as u64 / t.cameras.max(1) as u64;
+        let source = LiveSource::with_clock(&video.display().to_string(), clock.clone(), 10.0)
+            .with_start_frame(start)
+            .with_hw_decode(c.hw_decode);
+        let th = spawn_capture(
+            capture,
+            Box::new(source),
+            stop.clone(),
+            None,
+            clock.clone(),
+            Some(Box::new(cfg.frame_prep(&c, &chain.preprocessor))),
+        )
+        .map_err(|e| format!("cannot start a capture thread: {e}"))?;
+        slots.push(slot);
+        threads.push(th);
+    }
+    std::thread::sleep(t.warmup);
+    let counts = |slots: &[Arc<FrameSlot>]| {
+        slots.iter().fold((0u64, 0u64), |(d, x), s| {
+            (
+                d + s.counters.due.load(Ordering::Relaxed),
+                x + s.counters.dropped.load(Ordering::Relaxed),
+            )
+        })
+    };
+    let take = |stats: &Arc<Mutex<WorkerStats>>| {
+        let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
+        st.totals = Default::default();
+        st.take()
+    };
+    let _ = take(&chain.stats);
+    let (due0, drop0) = counts(&slots);
+    let t0 = Instant::now();
+    std::thread::sleep(t.measure);
+    let window = t0.elapsed().as_secs_f64();
+    let (due1, drop1) = counts(&slots);
+    let rss = rss_kb();
+    let figures = take(&chain.stats);
+    stop.store(true, Ordering::SeqCst);
+    let _ = chain.worker_tx.send(WorkerCmd::Stop {
+        reason: "bench".into(),
+    });
+    let detector = chain
+        .join_worker()
+        .ok_or_else(|| "the detector worker failed".to_string())?;
+    for th in threads {
+        let _ = th.join();
+    }
+    chain.finish();
+
+    let period_ms = 1000.0 / cam.detect_fps;
+    let mut ages: Vec<f64> = figures.values().flat_map(|f| f.ages_ms.clone()).collect();
+    let analysed: u64 = figures.values().map(|f| f.analysed).sum();
+    let inferred: u64 = figures.values().map(|f| f.inferred).sum();
+    let skipped: u64 = figures.values().map(|f| f.skipped).sum();
+    let on_time_n = ages.iter().filter(|a| **a <= period_ms).count() as f64;
+    let due = due1.saturating_sub(due0);
+    let (p50, p95) = percentiles(&mut ages);
+    let on_time = if due == 0 {
+        0.0
+    } else {
+        (on_time_n / due as f64).min(1.0)
+    };
+    Ok((
+        detector,
+        TrialResult {
+            cameras: t.cameras,
+            gating: t.gating,
+            detect_fps: cam.detect_fps,
+            due,
+            analysed,
+            inferred,
+            dropped: drop1.saturating_sub(drop0),
+            on_time,
+            age_p50_ms: p50,
+            age_p95_ms: p95,
+            analysed_fps_per_camera: analysed as f64 / window / t.cameras.max(1) as f64,
+            skipped_share: if analysed == 0 {
+                0.0
+            } else {
+                skipped as f64 / analysed as f64
+            },
+            rss_kb: rss,
+            keeps_up: due > 0 && on_time >= 0.95 && p95 <= period_ms,
+        },
+    ))
+}
