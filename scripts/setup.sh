@@ -57,4 +57,19 @@ fi
 (cd models && sha256sum -c --status nanodet-m-416.onnx.sha256) \
   || die "models/nanodet-m-416.onnx does not match models/nanodet-m-416.onnx.sha256 (truncated checkout or git-lfs?); re-checkout it or rebuild it with models/convert.sh"
 
+# 5. A dynamic-batch copy of the model (for model.batch > 1), made from the committed
+#    file by models/make_dynamic.py with pinned onnx/protobuf, its hash checked ------
+DYN="$ROOT/models/nanodet-m-416-dynamic.onnx"
+DYN_SHA=857519261ec4510ad6043f8a992eef42226821467ae98a5eb280dfc62ec93daa
+if [ ! -f "$DYN" ] || ! echo "$DYN_SHA  $DYN" | sha256sum -c --status; then
+  if ! "$ROOT/.venv/bin/python" -c "import onnx" 2>/dev/null; then
+    say "installing onnx into .venv (to make the dynamic-batch model)"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "onnx==1.23.2" "protobuf==7.36.2" "ml_dtypes==0.7.0"
+  fi
+  "$ROOT/.venv/bin/python" "$ROOT/models/make_dynamic.py" "$DYN" >/dev/null \
+    || die "models/make_dynamic.py failed"
+  echo "$DYN_SHA  $DYN" | sha256sum -c --status \
+    || die "models/nanodet-m-416-dynamic.onnx has an unexpected sha256 (onnx/protobuf versions?); delete it and re-run"
+fi
+
 say "ok (ORT_DYLIB_PATH=$ROOT/.venv/libonnxruntime.so)"

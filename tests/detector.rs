@@ -170,3 +170,81 @@ fn missing_execution_provider_falls_back_or_fails_as_configured() {
         "model.execution_provider: execution provider \"openvino\" (OpenVINOExecutionProvider) is not in the loaded ONNX Runtime library; install a build that has it (PyPI onnxruntime-gpu for cuda/tensorrt, onnxruntime-openvino for openvino, or the Jetson build) and point model.runtime_library at its libonnxruntime.so (or set model.fallback = \"cpu\")"
     );
 }
+
+/// The dynamic-batch copy (`make setup` builds it with models/make_dynamic.py): four
+/// vtest frames in one batched run give exactly the boxes the shipped model gives frame by
+/// frame, and inputs prepared by the detached preprocessor (as the capture threads do)
+/// give the same boxes as the detector preprocessing itself.
+#[test]
+fn batched_and_prepared_inputs_give_the_same_boxes_as_one_by_one() {
+    support::require_runtime();
+    let dynamic = support::repo().join("models/nanodet-m-416-dynamic.onnx");
+    assert!(
+        dynamic.is_file(),
+        "{} is missing: run `make setup` (scripts/setup.sh makes it from the shipped model)",
+        dynamic.display()
+    );
+    let mut single = Detector::load(DetectorSettings::nanodet(model())).unwrap();
+    assert!(
+        !single.batches(),
+        "the shipped model has a fixed batch of 1"
+    );
+    let mut batched = Detector::load(DetectorSettings::nanodet(&dynamic)).unwrap();
+    assert!(batched.batches(), "the dynamic copy takes a batch");
+    let mut src = FileSource::open(&support::vtest(), jiff::Timestamp::UNIX_EPOCH, None).unwrap();
+    let mut frames = Vec::new();
+    let mut frame = Frame::default();
+    while src.read(&mut frame).unwrap() {
+        if [0, 200, 400, 600].contains(&frame.meta.index) {
+            frames.push(frame.image.clone());
+        }
+    }
+    assert_eq!(frames.len(), 4);
+    let mut pre = batched.preprocessor();
+    let mut inputs = vec![Vec::new(); 4];
+    for (img, input) in frames.iter().zip(inputs.iter_mut()) {
+        pre.run(img, input).unwrap();
+    }
+    let one_by_one: Vec<Vec<_>> = frames
+        .iter()
+        .map(|f| single.detect(f).unwrap().to_vec())
+        .collect();
+    let prepared: Vec<Vec<_>> = frames
+        .iter()
+        .zip(&inputs)
+        .map(|(f, i)| single.detect_prepared(f, i, pre.id()).unwrap().to_vec())
+        .collect();
+    assert_eq!(
+        prepared, one_by_one,
+        "prepared on another thread = prepared here"
+    );
+    let items: Vec<_> = frames
+        .iter()
+        .zip(&inputs)
+        .map(|(f, i)| (f, i.as_slice(), pre.id()))
+        .collect();
+    let together = batched.detect_batch(&items).unwrap().to_vec();
+    assert_eq!(together.len(), 4);
+    for (k, (a, b)) in one_by_one.iter().zip(&together).enumerate() {
+        assert!(!a.is_empty(), "frame {k} has people");
+        assert_eq!(a.len(), b.len(), "frame {k}: same number of boxes");
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.label, y.label);
+            let d = (x.bbox.x1 - y.bbox.x1).abs()
+                + (x.bbox.y1 - y.bbox.y1).abs()
+                + (x.bbox.x2 - y.bbox.x2).abs()
+                + (x.bbox.y2 - y.bbox.y2).abs();
+            assert!(
+                d < 0.01 && (x.score - y.score).abs() < 1e-4,
+                "frame {k}: {x:?} vs {y:?}"
+            );
+        }
+    }
+    // An input made for another preprocessing is not trusted: the frame is preprocessed
+    // again, with the same result.
+    let again = single
+        .detect_prepared(&frames[1], &inputs[1], 12345)
+        .unwrap()
+        .to_vec();
+    assert_eq!(again, one_by_one[1]);
+}

@@ -73,6 +73,7 @@ fn a_camera_added_after_the_worker_started_is_served_to_the_end_of_its_file() {
     let mut chain = chain(WorkerOptions {
         exit_when_idle: true,
         max_frames: None,
+        batch: 1,
     });
     // The worker is idle with no camera; it must wait for one rather than return.
     std::thread::sleep(Duration::from_millis(300));
@@ -87,6 +88,7 @@ fn a_camera_added_after_the_worker_started_is_served_to_the_end_of_its_file() {
             camera: "cam".into(),
             slot: slot.clone(),
             analytics: analytics(),
+            gate: None,
         })
         .unwrap();
     let source = FileSource::open(&support::vtest(), jiff::Timestamp::UNIX_EPOCH, None).unwrap();
@@ -97,6 +99,7 @@ fn a_camera_added_after_the_worker_started_is_served_to_the_end_of_its_file() {
         Arc::new(AtomicBool::new(false)),
         None,
         Arc::new(SystemClock),
+        None,
     )
     .unwrap();
     let end = join_within(h, Duration::from_secs(120), "the capture thread");
@@ -122,6 +125,7 @@ fn a_capture_waiting_on_a_worker_that_stopped_stops_too() {
     let mut chain = chain(WorkerOptions {
         exit_when_idle: true,
         max_frames: Some(3),
+        batch: 1,
     });
     let slot = FrameSlot::new(chain.doorbell.clone());
     let capture = Arc::new(Capture::new(
@@ -134,6 +138,7 @@ fn a_capture_waiting_on_a_worker_that_stopped_stops_too() {
             camera: "cam".into(),
             slot: slot.clone(),
             analytics: analytics(),
+            gate: None,
         })
         .unwrap();
     let source = FileSource::open(&support::vtest(), jiff::Timestamp::UNIX_EPOCH, None).unwrap();
@@ -143,6 +148,7 @@ fn a_capture_waiting_on_a_worker_that_stopped_stops_too() {
         Arc::new(AtomicBool::new(false)),
         None,
         Arc::new(SystemClock),
+        None,
     )
     .unwrap();
     assert!(chain.join_worker().is_some(), "worker stops after 3 frames");
@@ -151,4 +157,100 @@ fn a_capture_waiting_on_a_worker_that_stopped_stops_too() {
     assert!(matches!(end, CaptureEnd::Stopped), "{end:?}");
     assert_eq!(chain.stats.lock().unwrap().totals.analysed, 3);
     chain.finish();
+}
+
+/// Motion gating in the chain, on a real still clip (the empty street of the scenario
+/// videos, 60 identical frames at 10 fps, every frame due): the first frame is inferred,
+/// then inference is skipped until `max_skip` (1 s of frame time) is up, so exactly one
+/// frame in ten is inferred and every frame is still analysed. A clip where something
+/// moves in every frame (vtest.avi) is inferred on every frame it moves.
+#[test]
+fn motion_gating_skips_a_still_scene_but_infers_every_max_skip() {
+    use opencv::prelude::*;
+    use wardwatch::media::motion::{MotionGate, MotionSettings};
+    use wardwatch::runtime::prepare::FramePrep;
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let still = dir.path().join("still.avi");
+    let bg = opencv::imgcodecs::imread(
+        &support::repo()
+            .join("tests/fixtures/background.png")
+            .display()
+            .to_string(),
+        opencv::imgcodecs::IMREAD_COLOR,
+    )
+    .unwrap();
+    assert!(!bg.empty(), "background fixture loads");
+    let mut wr = opencv::videoio::VideoWriter::new(
+        &still.display().to_string(),
+        opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G').unwrap(),
+        10.0,
+        bg.size().unwrap(),
+        true,
+    )
+    .unwrap();
+    for _ in 0..60 {
+        wr.write(&bg).unwrap();
+    }
+    drop(wr);
+    let run = |video: &std::path::Path, frames: u64| {
+        let mut chain = chain(WorkerOptions {
+            exit_when_idle: true,
+            max_frames: Some(frames),
+            batch: 1,
+        });
+        let slot = FrameSlot::new(chain.doorbell.clone());
+        let capture = Arc::new(Capture::new(
+            CaptureSettings::new("cam", 0.0, Delivery::Every),
+            slot.clone(),
+        ));
+        let settings = MotionSettings::default();
+        let width = settings.width;
+        chain
+            .worker_tx
+            .send(WorkerCmd::Add {
+                camera: "cam".into(),
+                slot: slot.clone(),
+                analytics: analytics(),
+                gate: Some(Box::new(MotionGate::new(settings, Vec::new()))),
+            })
+            .unwrap();
+        let source = FileSource::open(video, jiff::Timestamp::UNIX_EPOCH, None).unwrap();
+        let prep = FramePrep::new(Some(chain.preprocessor.clone()), Some(width));
+        let h = spawn_capture(
+            capture,
+            Box::new(source),
+            Arc::new(AtomicBool::new(false)),
+            None,
+            Arc::new(SystemClock),
+            Some(Box::new(prep)),
+        )
+        .unwrap();
+        assert!(chain.join_worker().is_some());
+        let _ = join_within(h, Duration::from_secs(30), "the capture thread");
+        let t = chain.stats.lock().unwrap().totals.clone();
+        chain.finish();
+        t
+    };
+    let t = run(&still, 60);
+    println!(
+        "still clip: {} analysed, {} inferred, {} skipped",
+        t.analysed, t.inferred, t.skipped
+    );
+    assert_eq!(t.analysed, 60, "every frame is analysed");
+    assert_eq!(t.inferred + t.skipped, 60);
+    assert_eq!(
+        t.inferred, 6,
+        "frames 0, 10, 20, …: one inference per max_skip of 1 s"
+    );
+    let t = run(&support::vtest(), 100);
+    println!(
+        "vtest.avi: {} analysed, {} inferred, {} skipped",
+        t.analysed, t.inferred, t.skipped
+    );
+    assert_eq!(t.analysed, 100);
+    assert!(
+        t.inferred >= 95,
+        "people walk in nearly every frame of vtest.avi: {t:?}"
+    );
 }

@@ -49,27 +49,39 @@ detect_fps = 10
     p
 }
 
-/// Render the scene, replay it "at 23:00", return the printed events.
+/// Render the scene, replay it "at 23:00", return the printed events (the config's
+/// default: motion gating on).
 fn events_of(scene: Scene, name: &str) -> Vec<serde_json::Value> {
-    support::require_runtime();
     let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join(format!("{name}.avi"));
-    let gt = dir.path().join(format!("{name}.gt.txt"));
-    let rows = scenegen::render(&scene, &video, &gt).expect("scene renders");
+    let video = render(&scene, dir.path(), name);
+    replay(dir.path(), &video, None).0
+}
+
+fn render(scene: &Scene, dir: &Path, name: &str) -> std::path::PathBuf {
+    support::require_runtime();
+    let video = dir.join(format!("{name}.avi"));
+    let gt = dir.join(format!("{name}.gt.txt"));
+    let rows = scenegen::render(scene, &video, &gt).expect("scene renders");
     assert!(!rows.is_empty(), "ground truth written");
-    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
-        .args([
-            "replay",
-            "--no-mqtt",
-            "--json",
-            "--start",
-            "2026-11-26T23:00:00+07:00",
-            "--config",
-        ])
-        .arg(config(dir.path()))
-        .arg(&video)
-        .output()
-        .unwrap();
+    video
+}
+
+/// Replay `video` (gating as configured, or forced on/off); the events and the summary line.
+fn replay(dir: &Path, video: &Path, gating: Option<&str>) -> (Vec<serde_json::Value>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wardwatch"));
+    cmd.args([
+        "replay",
+        "--no-mqtt",
+        "--json",
+        "--start",
+        "2026-11-26T23:00:00+07:00",
+        "--config",
+    ])
+    .arg(config(dir));
+    if let Some(g) = gating {
+        cmd.args(["--gating", g]);
+    }
+    let out = cmd.arg(video).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -82,7 +94,103 @@ fn events_of(scene: Scene, name: &str) -> Vec<serde_json::Value> {
     for e in &events {
         support::validate_against_schema(e);
     }
-    events
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("replay: "))
+        .unwrap_or_default()
+        .to_string();
+    (events, summary)
+}
+
+/// "… (N inferred, M without motion) …" from a replay's summary line.
+fn inferred_and_gated(summary: &str) -> (u64, u64) {
+    let inner = summary
+        .split_once('(')
+        .and_then(|(_, r)| r.split_once(')'))
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("no counts in {summary:?}"));
+    let nums: Vec<u64> = inner
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+fn secs(e: &serde_json::Value, key: &str) -> f64 {
+    let t: jiff::Timestamp = e[key].as_str().unwrap().parse().unwrap();
+    t.as_millisecond() as f64 / 1000.0
+}
+
+/// Motion gating must not change the alerts: every scenario video, by day and night,
+/// replayed with gating off and on gives the same incidents — same rule, zone, phases,
+/// start time, head-count, peak and tracks at the start — with each end within two
+/// analysed frames (0.2 s). The standing group must actually have been gated (inference
+/// skipped on a good share of its frames), or the comparison would prove nothing.
+#[test]
+fn motion_gating_gives_the_same_alerts_on_every_scenario_video() {
+    let scenes = [
+        (
+            "four",
+            scenegen::four_people_standing as fn(Lighting) -> Scene,
+        ),
+        ("walk", scenegen::walk_past_group),
+        ("weave", scenegen::weaving_motorbike),
+        ("straight", scenegen::straight_rider),
+    ];
+    for (name, make) in scenes {
+        for (lighting, tag) in [(Lighting::Day, "day"), (Lighting::Night, "night")] {
+            let label = format!("{name}_{tag}");
+            let dir = tempfile::tempdir().unwrap();
+            let video = render(&make(lighting), dir.path(), &label);
+            let (off, off_sum) = replay(dir.path(), &video, Some("off"));
+            let (on, on_sum) = replay(dir.path(), &video, Some("on"));
+            let (inf_off, gated_off) = inferred_and_gated(&off_sum);
+            let (inf_on, gated_on) = inferred_and_gated(&on_sum);
+            println!(
+                "{label}: gating off {inf_off} inferred; on {inf_on} inferred, {gated_on} skipped; {} events",
+                on.len()
+            );
+            assert_eq!(gated_off, 0, "{label}: nothing is gated with --gating off");
+            if name == "four" {
+                assert!(
+                    gated_on * 3 >= inf_off,
+                    "{label}: a standing group must let gating skip at least a third of the frames ({on_sum})"
+                );
+            }
+            let key = |e: &serde_json::Value| {
+                (
+                    e["rule"].as_str().unwrap().to_string(),
+                    e["zone"].as_str().unwrap().to_string(),
+                    e["phase"].as_str().unwrap().to_string(),
+                    e["peak_people"].clone(),
+                )
+            };
+            assert_eq!(
+                off.iter().map(key).collect::<Vec<_>>(),
+                on.iter().map(key).collect::<Vec<_>>(),
+                "{label}: the same incidents and phases\noff: {off:#?}\non: {on:#?}"
+            );
+            for (a, b) in off.iter().zip(&on) {
+                assert_eq!(a["started_utc"], b["started_utc"], "{label}: same start");
+                if a["phase"] == "start" {
+                    assert_eq!(
+                        a["time_utc"], b["time_utc"],
+                        "{label}: raised at the same frame"
+                    );
+                    assert_eq!(a["people"], b["people"], "{label}: same head-count");
+                    assert_eq!(a["track_ids"], b["track_ids"], "{label}: same tracks");
+                } else {
+                    let d = (secs(a, "time_utc") - secs(b, "time_utc")).abs();
+                    assert!(
+                        d <= 0.2 + 1e-6,
+                        "{label}: {} within 0.2 s, off by {d} s",
+                        a["phase"]
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn phases(events: &[serde_json::Value], rule: &str) -> Vec<String> {

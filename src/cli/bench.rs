@@ -240,6 +240,18 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
     let (detector, seq) = full_pass(detector, &cfg, camera, &video, args.frames, false)?;
     let (mut detector, pip) = full_pass(detector, &cfg, camera, &video, args.frames, true)?;
     let (bare, bare_fps) = bare_inference(&mut detector, args.iterations)?;
+    let mut decode = Vec::new();
+    for hw in [false, true] {
+        let c = crate::media::source::decode_cost(&video, 300, hw)?;
+        decode.push(crate::publish::document::DecodeTimes {
+            width: c.width,
+            height: c.height,
+            hw_requested: hw,
+            acceleration: c.acceleration,
+            grab_ms: round3(c.grab_ms),
+            retrieve_ms: round3(c.retrieve_ms),
+        });
+    }
 
     let s = &pip.stages;
     let n = s.frame.len();
@@ -304,6 +316,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
             detect_fps: camera.detect_fps,
             per_camera_ms_per_s: round3(per_camera_ms),
             cameras,
+            decode,
         };
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
     } else {
@@ -345,6 +358,20 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
             "one camera at {src_fps} fps decoded, analysed at detect_fps {}: {per_camera_ms:.0} ms of CPU per second → about {cameras} camera(s) by arithmetic; `--cameras max` measures it",
             camera.detect_fps
         );
+        for d in &decode {
+            println!(
+                "decode {}×{} ({}): {:.2} ms per frame not due (grab only), +{:.2} ms to convert a due frame",
+                d.width,
+                d.height,
+                match (d.hw_requested, d.acceleration) {
+                    (false, _) => "software".to_string(),
+                    (true, 0) => "hardware asked for, none available: software".to_string(),
+                    (true, a) => format!("hardware, OpenCV acceleration {a}"),
+                },
+                d.grab_ms,
+                d.retrieve_ms
+            );
+        }
     }
     Ok(())
 }

@@ -189,7 +189,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         delivery.as_ref().map(|d| d.publisher.clone()),
     ));
 
-    let (frames, analysed, bad, events, inference_ms) = match source {
+    let (frames, analysed, bad, events, inference_ms, gated) = match source {
         None => {
             let path = args.detections.as_deref().expect("checked above");
             replay_detections(&cfg, camera, path, start, args, publish, dispatcher, tap)?
@@ -289,6 +289,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 st.totals.bad_frames,
                 summary.events,
                 Some(inf),
+                st.totals.skipped,
             )
         }
     };
@@ -307,13 +308,14 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     }
     let wall = t0.elapsed().as_secs_f64();
     let mut line = format!(
-        "replay: {frames} frames, {analysed} analysed, {bad} skipped, {events} events, {wall:.1} s wall ({:.1} analysed frames/s",
+        "replay: {frames} frames, {analysed} analysed ({} inferred, {gated} without motion), {bad} unreadable, {events} events, {wall:.1} s wall ({:.1} analysed frames/s",
+        analysed.saturating_sub(gated),
         analysed as f64 / wall.max(1e-9)
     );
     if let Some(ms) = inference_ms {
         line.push_str(&format!(
-            ", inference {:.1} ms/frame",
-            ms / (analysed.max(1) as f64)
+            ", inference {:.1} ms/inferred frame",
+            ms / (analysed.saturating_sub(gated).max(1) as f64)
         ));
     }
     line.push(')');
@@ -376,7 +378,7 @@ fn replay_detections(
     publish: PublishWorker,
     dispatcher: Box<Dispatcher>,
     mut tap: ExportTap,
-) -> Result<(u64, u64, u64, u64, Option<f64>), AppError> {
+) -> Result<(u64, u64, u64, u64, Option<f64>, u64), AppError> {
     let (rows, header) = read_detections(path)?;
     let fps = args.fps.or(header.fps).ok_or_else(|| {
         AppError::Usage(format!(
@@ -460,5 +462,5 @@ fn replay_detections(
     }
     drop(tx);
     let summary = handle.join().unwrap_or_default();
-    Ok((last, analysed, 0, summary.events, None))
+    Ok((last, analysed, 0, summary.events, None, 0))
 }

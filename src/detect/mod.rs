@@ -489,6 +489,9 @@ impl Detector {
             .and_then(|b| b.with_intra_threads(settings.intra_threads.max(1)).map_err(Into::into))
             .and_then(|b| b.with_inter_threads(1).map_err(Into::into))
             .and_then(|b| b.with_intra_op_spinning(settings.intra_spinning).map_err(Into::into))
+            // Memory-pattern planning holds ~15 MB more for no measured speed-up on this
+            // model (docs/capacity.md).
+            .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
             .and_then(|b| b.with_execution_providers(eps).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(&path))
             .map_err(|e| {

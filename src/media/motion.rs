@@ -324,8 +324,13 @@ mod tests {
 
     #[test]
     fn shrink_keeps_aspect_and_is_grey() {
-        let frame =
-            Mat::new_rows_cols_with_default(576, 768, opencv::core::CV_8UC3, 90.into()).unwrap();
+        let frame = Mat::new_rows_cols_with_default(
+            576,
+            768,
+            opencv::core::CV_8UC3,
+            opencv::core::Scalar::all(90.0),
+        )
+        .unwrap();
         let mut out = Mat::default();
         Shrinker::default().run(&frame, 160, &mut out).unwrap();
         assert_eq!((out.cols(), out.rows(), out.channels()), (160, 120, 1));

@@ -636,3 +636,67 @@ mod tests {
         );
     }
 }
+
+/// What decoding a file costs on this machine (the bench's decode figures).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DecodeCost {
+    pub width: u32,
+    pub height: u32,
+    pub frames: u64,
+    /// `grab()` alone per frame: a frame that is not due (decoded, never converted), ms.
+    pub grab_ms: f64,
+    /// `retrieve()` per frame on top of the grab: the conversion of a due frame to BGR, ms.
+    pub retrieve_ms: f64,
+    /// OpenCV's `VIDEO_ACCELERATION_*` in use (0: software).
+    pub acceleration: i32,
+}
+
+/// Decode up to `frames` frames of `path` twice — grabs only, then grab + retrieve — and
+/// time them. `hw`: ask FFmpeg for hardware decoding (falls back to software).
+pub fn decode_cost(path: &Path, frames: u64, hw: bool) -> Result<DecodeCost, SourceError> {
+    let p = path.display().to_string();
+    let err = |reason: String| SourceError::Open {
+        path: p.clone(),
+        reason,
+    };
+    let open = || {
+        VideoCapture::from_file_with_params(&p, videoio::CAP_FFMPEG, &hw_params(hw))
+            .ok()
+            .filter(|c| c.is_opened().unwrap_or(false))
+            .ok_or_else(|| err("OpenCV cannot decode it".into()))
+    };
+    let mut cap = open()?;
+    let acceleration = cap
+        .get(videoio::CAP_PROP_HW_ACCELERATION)
+        .map_or(0, |v| v as i32);
+    let (w, h) = (
+        cap.get(videoio::CAP_PROP_FRAME_WIDTH).unwrap_or(0.0) as u32,
+        cap.get(videoio::CAP_PROP_FRAME_HEIGHT).unwrap_or(0.0) as u32,
+    );
+    let t = std::time::Instant::now();
+    let mut n = 0u64;
+    while n < frames && cap.grab().unwrap_or(false) {
+        n += 1;
+    }
+    let grab_s = t.elapsed().as_secs_f64();
+    let mut cap = open()?;
+    let mut img = Mat::default();
+    let t = std::time::Instant::now();
+    let mut m = 0u64;
+    while m < n && cap.grab().unwrap_or(false) && cap.retrieve(&mut img, 0).unwrap_or(false) {
+        m += 1;
+    }
+    let both_s = t.elapsed().as_secs_f64();
+    if n == 0 || m == 0 {
+        return Err(err("no frame could be decoded".into()));
+    }
+    let grab_ms = grab_s * 1e3 / n as f64;
+    Ok(DecodeCost {
+        width: w,
+        height: h,
+        frames: n,
+        grab_ms,
+        retrieve_ms: (both_s * 1e3 / m as f64 - grab_ms).max(0.0),
+        acceleration,
+    })
+}

@@ -370,6 +370,24 @@ pub struct BenchDoc {
     pub per_camera_ms_per_s: f64,
     /// Cameras one box carries at `detect_fps` (one detector, this many per second of work).
     pub cameras: f64,
+    /// Decoding the clip alone: software, then with FFmpeg hardware acceleration asked for.
+    pub decode: Vec<DecodeTimes>,
+}
+
+/// What decoding one frame of the clip costs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeTimes {
+    pub width: u32,
+    pub height: u32,
+    /// `hw_decode` asked for.
+    pub hw_requested: bool,
+    /// OpenCV's `VIDEO_ACCELERATION_*` in use (0: software).
+    pub acceleration: i32,
+    /// A frame that is not due: decoded, never converted, ms.
+    pub grab_ms: f64,
+    /// The conversion of a due frame to BGR, on top of the grab, ms.
+    pub retrieve_ms: f64,
 }
 
 /// p50 and p95 of one stage, ms.
