@@ -323,3 +323,49 @@ fn calibration_gives_metric_defaults_and_is_validated() {
         "test.toml:12: camera[0].calibration: needs image = four [x, y] points (0..1 of the frame) and world = the same four points on the ground in metres"
     );
 }
+
+#[test]
+fn motion_gating_defaults_overrides_and_errors() {
+    let cfg = Config::from_str(&base(), &support::repo().join("config/test.toml")).expect("valid");
+    let m = &cfg.cameras[0].motion;
+    assert!(m.enabled);
+    assert_eq!(
+        (m.width, m.threshold, m.min_area, m.margin, m.max_skip_s),
+        (160, 20, 0.0005, 0.1, 1.0)
+    );
+    assert!(cfg.cameras[0].hw_decode);
+    assert_eq!(cfg.detector.batch, 1);
+    // Site-wide defaults, overridden per camera field by field.
+    let text = base()
+        .replace("[model]", "[motion]\nthreshold = 30\nmax_skip = \"2s\"\n\n[model]\nbatch = 4")
+        .replace(
+            "url = \"rtsp://10.0.0.5/stream1\"",
+            "url = \"rtsp://10.0.0.5/stream1\"\nhw_decode = false\n  [camera.motion]\n  threshold = 12\n  mask = [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.2]]]",
+        );
+    let cfg = Config::from_str(&text, &support::repo().join("config/test.toml")).expect("valid");
+    let m = &cfg.cameras[0].motion;
+    assert_eq!((m.threshold, m.max_skip_s, m.mask.len()), (12, 2.0, 1));
+    assert!(!cfg.cameras[0].hw_decode);
+    assert_eq!(cfg.detector.batch, 4);
+    let text = base().replace("[model]", "[model]\nbatch = 0").replace(
+        "url = \"rtsp://10.0.0.5/stream1\"",
+        "url = \"rtsp://10.0.0.5/stream1\"\n  [camera.motion]\n  threshold = 300\n  max_skip = \"-1s\"\n  mask = [[[0.0, 0.0], [0.2, 0.0]]]",
+    );
+    let e = errors(&text);
+    for want in [
+        "model.batch: 0 is out of range: use 1 to 16 frames per inference (default 1)",
+        "camera[0].motion.threshold: 300 is out of range: use 1 to 254 (default 20)",
+        "camera[0].motion.mask[0]: mask 1: needs at least 3 points, got 2",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    assert!(e.contains("camera[0].motion.max_skip"), "{e}");
+    let e = errors(&base().replace(
+        "[model]",
+        "[motion]\nmask = [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.2]]]\n\n[model]",
+    ));
+    assert!(
+        e.contains("motion.mask: masks belong to a camera: put them in [camera.motion]"),
+        "{e}"
+    );
+}

@@ -173,16 +173,17 @@ fn motion_gating_skips_a_still_scene_but_infers_every_max_skip() {
     let dir = tempfile::tempdir().unwrap();
     let still = dir.path().join("still.avi");
     let bg = opencv::imgcodecs::imread(
-        &support::repo()
+        support::repo()
             .join("tests/fixtures/background.png")
             .display()
-            .to_string(),
+            .to_string()
+            .as_str(),
         opencv::imgcodecs::IMREAD_COLOR,
     )
     .unwrap();
     assert!(!bg.empty(), "background fixture loads");
     let mut wr = opencv::videoio::VideoWriter::new(
-        &still.display().to_string(),
+        still.display().to_string().as_str(),
         opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G').unwrap(),
         10.0,
         bg.size().unwrap(),

@@ -30,6 +30,7 @@ fn bench_reports_every_stage_as_json() {
     assert_eq!(v["frames"], 12);
     for stage in [
         "read+decode frame",
+        "prepare on capture thread",
         "preprocess",
         "inference",
         "decode+NMS",
@@ -46,6 +47,7 @@ fn bench_reports_every_stage_as_json() {
     }
     for key in [
         "end_to_end_fps",
+        "sequential_fps",
         "bare_inference_fps",
         "end_to_end_over_bare",
         "cameras",
@@ -54,6 +56,82 @@ fn bench_reports_every_stage_as_json() {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key}");
     }
     assert_eq!(v["execution_provider"], "cpu");
+    let decode = v["decode"].as_array().expect("decode figures");
+    assert_eq!(decode.len(), 2, "software and hardware asked for");
+    for d in decode {
+        assert_eq!(
+            (d["width"].as_u64(), d["height"].as_u64()),
+            (Some(768), Some(576))
+        );
+        assert!(d["grab_ms"].as_f64().unwrap() > 0.0, "{d}");
+    }
+    assert_eq!(decode[1]["hw_requested"], true);
+}
+
+/// The load test runs N live-like cameras through the real chain and reports per trial;
+/// its figures are reported, never asserted (beyond being there and consistent).
+#[test]
+fn bench_cameras_reports_each_trial_as_json() {
+    support::require_runtime();
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args([
+            "bench",
+            "--cameras",
+            "2",
+            "--gating",
+            "both",
+            "--seconds",
+            "2",
+            "--iterations",
+            "5",
+            "--json",
+            "--config",
+        ])
+        .arg(support::repo().join("config/demo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["schema"], "wardwatch/bench-cameras/1");
+    assert!(v["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(!v["machine"]["cpu"].as_str().unwrap().is_empty());
+    assert_eq!(v["machine"]["execution_provider"], "cpu");
+    let searches = v["searches"].as_array().unwrap();
+    assert_eq!(searches.len(), 2, "gating off and on");
+    for (s, gating) in searches.iter().zip([false, true]) {
+        assert_eq!(s["gating"], gating);
+        let t = &s["trials"][0];
+        println!("trial: {t}");
+        assert_eq!(t["cameras"], 2);
+        let (due, analysed) = (t["due"].as_u64().unwrap(), t["analysed"].as_u64().unwrap());
+        assert!(due > 0 && analysed > 0 && analysed <= due + 2, "{t}");
+        assert!(t["rss_kb"].as_u64().unwrap() > t["rss_anon_kb"].as_u64().unwrap());
+        assert!(t["cpu_cores"]["capture"].as_f64().unwrap() >= 0.0, "{t}");
+        assert!(
+            t["cpu_cores"]["detect"].as_f64().unwrap() > 0.0,
+            "inference ran: {t}"
+        );
+        if !gating {
+            assert_eq!(t["skipped_share"], 0.0);
+        }
+    }
+    // Usage errors are named.
+    let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["bench", "--cameras", "0", "--config"])
+        .arg(support::repo().join("config/demo.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("give a number of cameras (1 to 512) or `max`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

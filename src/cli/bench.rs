@@ -464,7 +464,7 @@ fn bench_cameras(
             .map_err(AppError::Failed)?;
         if !args.json {
             eprintln!(
-                "  {:>3} camera(s), gating {:<3}: age p50 {:>6.1} ms p95 {:>6.1} ms, on time {:>5.1} %, {:.2} analysed fps/camera, {:>4.1} % skipped, RSS {} MB → {}",
+                "  {:>3} camera(s), gating {:<3}: age p50 {:>6.1} ms p95 {:>6.1} ms, on time {:>5.1} %, {:.2} analysed fps/camera, {:>4.1} % skipped, RSS {} MB ({} MB private) → {}",
                 r.cameras,
                 if r.gating { "on" } else { "off" },
                 r.age_p50_ms,
@@ -473,14 +473,31 @@ fn bench_cameras(
                 r.analysed_fps_per_camera,
                 100.0 * r.skipped_share,
                 r.rss_kb / 1024,
+                r.rss_anon_kb / 1024,
                 if r.keeps_up {
                     "keeps up"
                 } else {
                     "falls behind"
                 }
             );
+            eprintln!(
+                "      CPU (cores): {}",
+                r.cpu_cores
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         Ok((d, r))
+    };
+    // One camera first, gating off: the memory baseline (one camera's RSS).
+    let baseline = if n == CamerasArg::Max {
+        let (d, r) = run(detector, 1, false)?;
+        detector = d;
+        Some(r)
+    } else {
+        None
     };
     for repeat in 0..args.repeats {
         for &gating in &args.gating {
@@ -542,11 +559,19 @@ fn bench_cameras(
     let (_, bare_after) = bare_inference(&mut detector, args.iterations)?;
     let machine = machine_of(&detector, loadavg());
     let ideal = bare_before.min(bare_after) / camera.detect_fps;
-    let all: Vec<&TrialResult> = searches.iter().flat_map(|s| s.trials.iter()).collect();
+    let all: Vec<&TrialResult> = baseline
+        .iter()
+        .chain(searches.iter().flat_map(|s| s.trials.iter()))
+        .collect();
     let one = all
         .iter()
         .filter(|t| t.cameras == 1)
         .map(|t| t.rss_kb)
+        .min();
+    let one_anon = all
+        .iter()
+        .filter(|t| t.cameras == 1)
+        .map(|t| t.rss_anon_kb)
         .min();
     // Memory per extra camera: the steepest rise between trials in the order they ran
     // (the allocator keeps what it got, so only rises are informative).
@@ -583,7 +608,7 @@ fn bench_cameras(
             "detect_fps": camera.detect_fps,
             "bare_inference_fps": [round3(bare_before), round3(bare_after)],
             "inference_bound_cameras": round3(ideal),
-            "rss_kb": {"start": rss_start, "model_loaded": rss_model, "one_camera": one, "per_extra_camera_max": per_cam.map(round3)},
+            "rss_kb": {"start": rss_start, "model_loaded": rss_model, "one_camera": one, "one_camera_private": one_anon, "per_extra_camera_max": per_cam.map(round3)},
             "max_cameras": {"gating_off": summary(false), "gating_on": summary(true)},
             "searches": searches,
         });
@@ -647,9 +672,10 @@ fn bench_cameras(
         );
     }
     println!(
-        "memory: {} MB after loading the model; {} MB with one camera; at most {} MB per extra camera",
+        "memory (RSS): {} MB after loading the model; {} MB with one camera, of which {} MB private (the rest: shared library pages); at most {} MB per extra camera between trials of this process (a fresh process per N measures it without the allocator's leftovers)",
         rss_model / 1024,
         one.map_or("-".into(), |v| format!("{}", v / 1024)),
+        one_anon.map_or("-".into(), |v| format!("{}", v / 1024)),
         per_cam.map_or("-".into(), |v| format!("{:.1}", v / 1024.0))
     );
     Ok(())
@@ -744,7 +770,7 @@ fn plot(path: &std::path::Path, trials: &[&TrialResult], period_ms: f64) -> open
     imgproc::put_text(
         &mut img,
         &format!("detection period {period_ms:.0} ms"),
-        Point::new(w - right - 230, yp - 6),
+        Point::new(w - right - 230, yp + 18),
         font,
         0.45,
         Scalar::new(0.0, 0.0, 220.0, 0.0),
@@ -836,7 +862,7 @@ fn plot(path: &std::path::Path, trials: &[&TrialResult], period_ms: f64) -> open
             false,
         )?;
     }
-    let ok = opencv::imgcodecs::imwrite(&path.display().to_string(), &img, &Vector::new())?;
+    let ok = opencv::imgcodecs::imwrite(path.display().to_string().as_str(), &img, &Vector::new())?;
     if !ok {
         return Err(opencv::Error::new(
             opencv::core::StsError,

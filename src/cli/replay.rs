@@ -47,6 +47,10 @@ pub struct ReplayArgs {
     pub gating: Option<bool>,
 }
 
+/// A replay's counts: frames read, analysed, unreadable, events, total inference ms
+/// (video replays), analysed frames whose inference motion gating skipped.
+type Counts = (u64, u64, u64, u64, Option<f64>, u64);
+
 /// First line of wardwatch's detection exports; lets `--detections` recover the frame
 /// rate and size. Other MOT files need `--fps` and `--frame-size`.
 pub const DET_HEADER: &str = "# wardwatch detections:";
@@ -378,7 +382,7 @@ fn replay_detections(
     publish: PublishWorker,
     dispatcher: Box<Dispatcher>,
     mut tap: ExportTap,
-) -> Result<(u64, u64, u64, u64, Option<f64>, u64), AppError> {
+) -> Result<Counts, AppError> {
     let (rows, header) = read_detections(path)?;
     let fps = args.fps.or(header.fps).ok_or_else(|| {
         AppError::Usage(format!(

@@ -55,8 +55,53 @@ pub struct TrialResult {
     pub skipped_share: f64,
     /// Process resident memory at the end of the window, kB.
     pub rss_kb: u64,
+    /// Of which private (anonymous) memory, kB; the rest is shared library pages.
+    pub rss_anon_kb: u64,
     /// `on_time ≥ 0.95` and `age_p95 ≤` one detection period.
     pub keeps_up: bool,
+    /// CPU used over the window by each kind of thread, in cores (1.0 = one core busy):
+    /// `capture` (all cameras' capture threads: decode and preparation), `detect` (the
+    /// detector worker, which also runs one of ONNX Runtime's intra-op threads),
+    /// `inference pool` (ONNX Runtime's other intra-op threads), `other` (publish, MQTT).
+    pub cpu_cores: std::collections::BTreeMap<String, f64>,
+}
+
+/// CPU seconds (user + system) per thread kind of this process, from /proc.
+fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    // Linux reports in clock ticks; USER_HZ is 100 on every Linux architecture we run on.
+    let tick = 100.0;
+    for t in dir.flatten() {
+        let p = t.path();
+        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let name = name.trim();
+        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(u), Some(s)) = (f.get(11), f.get(12)) else {
+            continue;
+        };
+        let secs = (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / tick;
+        let kind = if name.starts_with("cam-") {
+            "capture"
+        } else if name == "detect" {
+            "detect"
+        } else if name == "wardwatch" {
+            // ONNX Runtime's pool threads carry the name of the thread that loaded the
+            // model (the main thread, which only sleeps during a trial).
+            "inference pool"
+        } else {
+            "other"
+        };
+        *out.entry(kind.to_string()).or_insert(0.0) += secs;
+    }
+    out
 }
 
 struct Silent;
@@ -67,11 +112,20 @@ impl Console for Silent {
 
 /// Resident memory of this process, kB (0 where /proc is not there).
 pub fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
+/// Private (anonymous) resident memory, kB: the RSS without the shared library pages.
+pub fn rss_anon_kb() -> u64 {
+    status_kb("RssAnon:")
+}
+
+fn status_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
@@ -164,11 +218,14 @@ pub fn run_trial(
     };
     let _ = take(&chain.stats);
     let (due0, drop0) = counts(&slots);
+    let cpu0 = thread_cpu();
     let t0 = Instant::now();
     std::thread::sleep(t.measure);
     let window = t0.elapsed().as_secs_f64();
+    let cpu1 = thread_cpu();
     let (due1, drop1) = counts(&slots);
     let rss = rss_kb();
+    let rss_anon = rss_anon_kb();
     let figures = take(&chain.stats);
     stop.store(true, Ordering::SeqCst);
     let _ = chain.worker_tx.send(WorkerCmd::Stop {
@@ -215,7 +272,15 @@ pub fn run_trial(
                 skipped as f64 / analysed as f64
             },
             rss_kb: rss,
+            rss_anon_kb: rss_anon,
             keeps_up: due > 0 && on_time >= 0.95 && p95 <= period_ms,
+            cpu_cores: cpu1
+                .iter()
+                .map(|(k, v)| {
+                    let d = v - cpu0.get(k).copied().unwrap_or(0.0);
+                    (k.clone(), (d / window * 100.0).round() / 100.0)
+                })
+                .collect(),
         },
     ))
 }
