@@ -288,6 +288,7 @@ impl App<'_> {
                 camera = %id,
                 decoded_fps = format!("{:.1}", decoded as f64 / secs),
                 analysed_fps = format!("{:.1}", f.analysed as f64 / secs),
+                inferred_fps = format!("{:.1}", f.inferred as f64 / secs),
                 dropped,
                 age_p50_ms = format!("{p50:.0}"),
                 age_p95_ms = format!("{p95:.0}"),
