@@ -96,7 +96,15 @@ fn bench_cameras_reports_each_trial_as_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(v["schema"], "wardwatch/bench-cameras/1");
+    assert_eq!(v["schema"], "wardwatch.bench-cameras/1");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo().join("schemas/bench-cameras.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
     assert!(v["machine"]["cores"].as_u64().unwrap() >= 1);
     assert!(!v["machine"]["cpu"].as_str().unwrap().is_empty());
     assert_eq!(v["machine"]["execution_provider"], "cpu");

@@ -376,18 +376,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Machine facts for the load report.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Machine {
-    cpu: String,
-    cores: usize,
-    load_before: String,
-    load_after: String,
-    execution_provider: String,
-    onnxruntime: String,
-    threads: usize,
-    batch: usize,
-}
+use crate::publish::document::{
+    LoadBenchDoc, MachineDoc as Machine, MemoryDoc, SearchDoc as Search,
+};
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -404,16 +395,6 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
-}
-
-/// The search for one gating mode in one repeat.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Search {
-    gating: bool,
-    repeat: usize,
-    /// Largest N that kept up (0: not even one camera).
-    max_cameras: usize,
-    trials: Vec<TrialResult>,
 }
 
 fn bench_cameras(
@@ -600,18 +581,25 @@ fn bench_cameras(
         v
     };
     if args.json {
-        let doc = serde_json::json!({
-            "schema": "wardwatch/bench-cameras/1",
-            "machine": machine,
-            "model": cfg.detector.model_path.display().to_string(),
-            "video": video.display().to_string(),
-            "detect_fps": camera.detect_fps,
-            "bare_inference_fps": [round3(bare_before), round3(bare_after)],
-            "inference_bound_cameras": round3(ideal),
-            "rss_kb": {"start": rss_start, "model_loaded": rss_model, "one_camera": one, "one_camera_private": one_anon, "per_extra_camera_max": per_cam.map(round3)},
-            "max_cameras": {"gating_off": summary(false), "gating_on": summary(true)},
-            "searches": searches,
-        });
+        let doc = LoadBenchDoc {
+            schema: crate::publish::document::LOAD_BENCH_SCHEMA.into(),
+            machine,
+            model: cfg.detector.model_path.display().to_string(),
+            video: video.display().to_string(),
+            detect_fps: camera.detect_fps,
+            bare_inference_fps: vec![round3(bare_before), round3(bare_after)],
+            inference_bound_cameras: round3(ideal),
+            memory: MemoryDoc {
+                rss_start_kb: rss_start,
+                rss_model_loaded_kb: rss_model,
+                rss_one_camera_kb: one,
+                rss_one_camera_private_kb: one_anon,
+                per_extra_camera_max_kb: per_cam.map(round3),
+            },
+            max_cameras_gating_off: summary(false),
+            max_cameras_gating_on: summary(true),
+            searches,
+        };
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         return Ok(());
     }

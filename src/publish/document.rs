@@ -14,6 +14,7 @@ pub const SCHEMA: &str = "wardwatch.event/1";
 pub const STATE_SCHEMA: &str = "wardwatch.state/1";
 pub const CAMERA_SCHEMA: &str = "wardwatch.camera/1";
 pub const BENCH_SCHEMA: &str = "wardwatch.bench/1";
+pub const LOAD_BENCH_SCHEMA: &str = "wardwatch.bench-cameras/1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +45,7 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("camera.schema.json", of::<HealthDoc>()),
         ("state.schema.json", of::<StateDoc>()),
         ("bench.schema.json", of::<BenchDoc>()),
+        ("bench-cameras.schema.json", of::<LoadBenchDoc>()),
     ]
 }
 
@@ -372,6 +374,107 @@ pub struct BenchDoc {
     pub cameras: f64,
     /// Decoding the clip alone: software, then with FFmpeg hardware acceleration asked for.
     pub decode: Vec<DecodeTimes>,
+}
+
+/// `wardwatch bench --cameras … --json`: the load test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "wardwatch bench --cameras",
+    extend("$id" = "https://github.com/wardwatch/wardwatch/schemas/bench-cameras.schema.json")
+)]
+pub struct LoadBenchDoc {
+    #[schemars(extend("const" = LOAD_BENCH_SCHEMA))]
+    pub schema: String,
+    pub machine: MachineDoc,
+    pub model: String,
+    pub video: String,
+    pub detect_fps: f64,
+    /// Bare inference frames/s before and after the trials.
+    pub bare_inference_fps: Vec<f64>,
+    /// The lower bare inference fps ÷ `detect_fps`.
+    pub inference_bound_cameras: f64,
+    pub memory: MemoryDoc,
+    /// Largest N that kept up, per repeat, sorted.
+    pub max_cameras_gating_off: Vec<usize>,
+    pub max_cameras_gating_on: Vec<usize>,
+    pub searches: Vec<SearchDoc>,
+}
+
+/// The machine a load test ran on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MachineDoc {
+    pub cpu: String,
+    pub cores: usize,
+    /// `/proc/loadavg` (1, 5, 15 min) before and after.
+    pub load_before: String,
+    pub load_after: String,
+    pub execution_provider: String,
+    pub onnxruntime: String,
+    pub threads: usize,
+    pub batch: usize,
+}
+
+/// Process memory in a load test, kB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryDoc {
+    pub rss_start_kb: u64,
+    pub rss_model_loaded_kb: u64,
+    /// With one camera (the baseline trial of `--cameras max`).
+    pub rss_one_camera_kb: Option<u64>,
+    pub rss_one_camera_private_kb: Option<u64>,
+    /// Steepest rise per extra camera between trials of this process.
+    pub per_extra_camera_max_kb: Option<f64>,
+}
+
+/// One search (one gating mode, one repeat) of a load test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchDoc {
+    pub gating: bool,
+    pub repeat: usize,
+    /// Largest N that kept up (0: not even one camera).
+    pub max_cameras: usize,
+    pub trials: Vec<TrialDoc>,
+}
+
+/// What one trial measured (over the measuring window, after the warm-up).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrialDoc {
+    pub cameras: usize,
+    pub gating: bool,
+    pub detect_fps: f64,
+    /// Frames due for analysis (at `detect_fps`), all cameras.
+    pub due: u64,
+    /// Due frames analysed.
+    pub analysed: u64,
+    /// Analysed frames that were inferred (the rest: skipped by motion gating).
+    pub inferred: u64,
+    /// Due frames replaced before the detector took them.
+    pub dropped: u64,
+    /// Share of due frames analysed within one detection period of their grab.
+    pub on_time: f64,
+    /// Age of analysed frames (grab → analysis done), ms.
+    pub age_p50_ms: f64,
+    pub age_p95_ms: f64,
+    /// Analysed frames per second per camera.
+    pub analysed_fps_per_camera: f64,
+    /// Share of analysed frames whose inference motion gating skipped.
+    pub skipped_share: f64,
+    /// Process resident memory at the end of the window, kB.
+    pub rss_kb: u64,
+    /// Of which private (anonymous) memory, kB; the rest is shared library pages.
+    pub rss_anon_kb: u64,
+    /// `on_time ≥ 0.95` and `age_p95 ≤` one detection period.
+    pub keeps_up: bool,
+    /// CPU used over the window by each kind of thread, in cores (1.0 = one core busy):
+    /// `capture` (all cameras' capture threads: decode and preparation), `detect` (the
+    /// detector worker, which also runs one of ONNX Runtime's intra-op threads),
+    /// `inference pool` (ONNX Runtime's other intra-op threads), `other` (publish, MQTT).
+    pub cpu_cores: std::collections::BTreeMap<String, f64>,
 }
 
 /// What decoding one frame of the clip costs.

@@ -30,41 +30,7 @@ pub struct Trial {
     pub measure: Duration,
 }
 
-/// What one trial measured (over the measuring window, after the warm-up).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct TrialResult {
-    pub cameras: usize,
-    pub gating: bool,
-    pub detect_fps: f64,
-    /// Frames due for analysis (at `detect_fps`), all cameras.
-    pub due: u64,
-    /// Due frames analysed.
-    pub analysed: u64,
-    /// Analysed frames that were inferred (the rest: skipped by motion gating).
-    pub inferred: u64,
-    /// Due frames replaced before the detector took them.
-    pub dropped: u64,
-    /// Share of due frames analysed within one detection period of their grab.
-    pub on_time: f64,
-    /// Age of analysed frames (grab → analysis done), ms.
-    pub age_p50_ms: f64,
-    pub age_p95_ms: f64,
-    /// Analysed frames per second per camera.
-    pub analysed_fps_per_camera: f64,
-    /// Share of analysed frames whose inference motion gating skipped.
-    pub skipped_share: f64,
-    /// Process resident memory at the end of the window, kB.
-    pub rss_kb: u64,
-    /// Of which private (anonymous) memory, kB; the rest is shared library pages.
-    pub rss_anon_kb: u64,
-    /// `on_time ≥ 0.95` and `age_p95 ≤` one detection period.
-    pub keeps_up: bool,
-    /// CPU used over the window by each kind of thread, in cores (1.0 = one core busy):
-    /// `capture` (all cameras' capture threads: decode and preparation), `detect` (the
-    /// detector worker, which also runs one of ONNX Runtime's intra-op threads),
-    /// `inference pool` (ONNX Runtime's other intra-op threads), `other` (publish, MQTT).
-    pub cpu_cores: std::collections::BTreeMap<String, f64>,
-}
+pub use crate::publish::document::TrialDoc as TrialResult;
 
 /// CPU seconds (user + system) per thread kind of this process, from /proc.
 fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
