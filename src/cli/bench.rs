@@ -18,11 +18,11 @@ use crate::detect::Detector;
 use crate::media::capture::{Capture, Delivery as FrameDelivery, FrameSlot};
 use crate::media::source::{FileSource, Source, SourceError};
 use crate::publish::dispatch::Dispatcher;
-use crate::runtime::load::{Trial, TrialResult, rss_kb, run_trial};
+use crate::runtime::load::{Trial, TrialResult, bench_chain, rss_kb, run_trial};
 use crate::runtime::prepare::FramePrep;
-use crate::runtime::publisher::{Console, PublishMsg, PublishWorker};
+use crate::runtime::publisher::PublishMsg;
+use crate::runtime::spawn_capture;
 use crate::runtime::worker::{WorkerCmd, WorkerOptions, percentiles};
-use crate::runtime::{Chain, spawn_capture};
 
 pub struct BenchArgs {
     pub config: PathBuf,
@@ -91,12 +91,6 @@ impl Source for LoopingFile {
     }
 }
 
-struct Silent;
-impl Console for Silent {
-    fn event(&mut self, _: &crate::publish::document::Event) {}
-    fn health(&mut self, _: &crate::publish::document::HealthDoc) {}
-}
-
 /// One pass of the full chain over the clip, every frame analysed.
 struct Pass {
     stages: crate::runtime::worker::StageSamples,
@@ -118,18 +112,9 @@ fn full_pass(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let start = clock.now();
     let source = FileSource::open(video, start, None)?;
-    let publish = PublishWorker {
-        site: cfg.site.name.clone(),
-        tz: cfg.site.timezone.clone(),
-        evidence: None,
-        publisher: None,
-        console: Box::new(Silent),
-        clock: clock.clone(),
-    };
-    let mut chain = Chain::start(
+    let mut chain = bench_chain(
         detector,
-        publish,
-        None,
+        cfg,
         clock.clone(),
         WorkerOptions {
             exit_when_idle: true,
@@ -138,7 +123,7 @@ fn full_pass(
         },
         true,
     )
-    .map_err(|e| AppError::Failed(format!("cannot start the worker threads: {e}")))?;
+    .map_err(AppError::Failed)?;
     let _ = chain
         .publish_tx
         .send(PublishMsg::Camera(Box::new(Dispatcher::new(

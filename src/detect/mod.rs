@@ -684,14 +684,7 @@ impl Detector {
         let t1 = Instant::now();
         let outputs = run_session(&mut self.session, shape, data)?;
         let t2 = Instant::now();
-        let mut raw: [&[f32]; 8] = [&[]; 8];
-        for (i, slot) in raw.iter_mut().enumerate().take(outputs.len()) {
-            *slot = outputs[i]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| DetectError::Inference(e.to_string()))?
-                .1;
-        }
-        let n = outputs.len().min(8);
+        let (raw, n) = output_slices(&outputs)?;
         decode_outputs(
             &self.layout,
             &raw[..n],
@@ -734,9 +727,9 @@ impl Detector {
         if b <= 1 || !self.dynamic_batch {
             let mut times = StageTimes::default();
             for (i, (img, input, id)) in frames.iter().enumerate() {
-                let found = self.detect_prepared(img, input, *id)?.to_vec();
+                self.detect_prepared(img, input, *id)?;
                 self.batch_out[i].clear();
-                self.batch_out[i].extend_from_slice(&found);
+                self.batch_out[i].extend_from_slice(&self.detections);
                 let t = self.times;
                 times.preprocess += t.preprocess;
                 times.inference += t.inference;
@@ -768,19 +761,12 @@ impl Detector {
             &self.batch_input,
         )?;
         let t2 = Instant::now();
-        let n = outputs.len().min(8);
-        let mut whole: [&[f32]; 8] = [&[]; 8];
-        for (i, slot) in whole.iter_mut().enumerate().take(n) {
-            *slot = outputs[i]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| DetectError::Inference(e.to_string()))?
-                .1;
-            if slot.len() % b != 0 {
-                return Err(DetectError::Inference(format!(
-                    "output {i} has {} values, not a multiple of the batch {b}",
-                    slot.len()
-                )));
-            }
+        let (whole, n) = output_slices(&outputs)?;
+        if let Some(i) = (0..n).find(|&i| whole[i].len() % b != 0) {
+            return Err(DetectError::Inference(format!(
+                "output {i} has {} values, not a multiple of the batch {b}",
+                whole[i].len()
+            )));
         }
         for (k, map) in maps.iter().enumerate() {
             let mut raw: [&[f32]; 8] = [&[]; 8];
@@ -1051,6 +1037,21 @@ fn run_session<'s>(
     session
         .run(ort::inputs![tensor])
         .map_err(|e| DetectError::Inference(first_line(&e.to_string())))
+}
+
+/// The session's float outputs (at most 8, in order) and how many there are.
+fn output_slices<'a>(
+    outputs: &'a ort::session::SessionOutputs<'_>,
+) -> Result<([&'a [f32]; 8], usize), DetectError> {
+    let n = outputs.len().min(8);
+    let mut raw: [&[f32]; 8] = [&[]; 8];
+    for (i, slot) in raw.iter_mut().enumerate().take(n) {
+        *slot = outputs[i]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| DetectError::Inference(e.to_string()))?
+            .1;
+    }
+    Ok((raw, n))
 }
 
 fn first_line(s: &str) -> String {

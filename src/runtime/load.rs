@@ -70,10 +70,31 @@ fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
     out
 }
 
-struct Silent;
+/// The bench's console: events and health are counted by the worker, not printed.
+pub struct Silent;
 impl Console for Silent {
     fn event(&mut self, _: &crate::publish::document::Event) {}
     fn health(&mut self, _: &crate::publish::document::HealthDoc) {}
+}
+
+/// A chain for the bench: no evidence, no MQTT, a silent console.
+pub fn bench_chain(
+    detector: Detector,
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+    opts: WorkerOptions,
+    keep_times: bool,
+) -> Result<Chain, String> {
+    let publish = PublishWorker {
+        site: cfg.site.name.clone(),
+        tz: cfg.site.timezone.clone(),
+        evidence: None,
+        publisher: None,
+        console: Box::new(Silent),
+        clock: clock.clone(),
+    };
+    Chain::start(detector, publish, None, clock, opts, keep_times)
+        .map_err(|e| format!("cannot start the worker threads: {e}"))
 }
 
 /// Resident memory of this process, kB (0 where /proc is not there).
@@ -106,18 +127,9 @@ pub fn run_trial(
     t: &Trial,
 ) -> Result<(Detector, TrialResult), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let publish = PublishWorker {
-        site: cfg.site.name.clone(),
-        tz: cfg.site.timezone.clone(),
-        evidence: None,
-        publisher: None,
-        console: Box::new(Silent),
-        clock: clock.clone(),
-    };
-    let mut chain = Chain::start(
+    let mut chain = bench_chain(
         detector,
-        publish,
-        None,
+        cfg,
         clock.clone(),
         WorkerOptions {
             exit_when_idle: false,
@@ -125,8 +137,7 @@ pub fn run_trial(
             batch: cfg.detector.batch,
         },
         false,
-    )
-    .map_err(|e| format!("cannot start the worker threads: {e}"))?;
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut slots = Vec::new();
     let mut threads = Vec::new();
