@@ -138,6 +138,7 @@ pub struct Detections {
 pub enum RuleKind {
     Gathering,
     Weaving,
+    Loitering,
 }
 
 impl RuleKind {
@@ -145,6 +146,7 @@ impl RuleKind {
         match self {
             RuleKind::Gathering => "gathering",
             RuleKind::Weaving => "weaving",
+            RuleKind::Loitering => "loitering",
         }
     }
 }
@@ -164,6 +166,7 @@ impl std::fmt::Display for RuleKind {
 pub enum Measures {
     Gathering(GatheringMeasures),
     Weaving(WeavingMeasures),
+    Loitering(LoiteringMeasures),
     /// No measurement (an end without a last observation): `{}`.
     #[schemars(with = "EmptyObject")]
     Empty {},
@@ -207,6 +210,11 @@ pub struct GatheringMeasures {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_distance_px: Option<f64>,
     pub mean_height_px: f64,
+    /// Members counted in `people` while hidden: their tracks were lost less than `grace_s`
+    /// ago (behind a sign, or each other). `track_ids` lists only the visible members.
+    /// Absent from documents written before it existed.
+    #[serde(default)]
+    pub occluded: usize,
     /// Mean member speed; `null` until it can be measured.
     pub speed: Option<f64>,
     pub speed_unit: SpeedUnit,
@@ -215,6 +223,33 @@ pub struct GatheringMeasures {
     pub spread_m: Option<f64>,
     /// Largest distance between two members' feet, pixels.
     pub spread_px: f64,
+}
+
+/// The unit of a loitering `radius`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RadiusUnit {
+    /// Calibrated cameras: metres on the ground.
+    M,
+    /// Without calibration: the person's mean box height.
+    #[default]
+    BodyHeights,
+}
+
+/// What the loitering rule measured on one person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoiteringMeasures {
+    /// Time since the person's track was first seen in the zone, s.
+    pub dwell_s: f64,
+    /// Largest distance of the person's recent foot points from their mean; `null` before
+    /// the first sample.
+    pub radius: Option<f64>,
+    pub radius_unit: RadiusUnit,
+    /// The person's mean box height over the window, pixels.
+    pub height_px: f64,
+    /// The history the radius is measured over, s.
+    pub window_s: f64,
 }
 
 /// What the weaving rule measured on one vehicle's path.

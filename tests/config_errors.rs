@@ -82,7 +82,7 @@ fn every_problem_is_reported_with_line_field_and_value() {
         .replace("schedule = \"22:00-05:00\"", "schedule = \"25:00-05:00\"")
         .replace(
             "rules = [\"gathering\"]",
-            "rules = [\"gathering\", \"loitering\"]",
+            "rules = [\"gathering\", \"speeding\"]",
         );
     assert_eq!(
         errors(&text),
@@ -90,7 +90,7 @@ fn every_problem_is_reported_with_line_field_and_value() {
             "test.toml:3: site.timezone: unknown time zone \"Asia/Hanoi_X\": use an IANA name such as \"Asia/Ho_Chi_Minh\"",
             "test.toml:9: camera[0].id: \"cam 01\" is not a valid id: use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)",
             "test.toml:10: camera[0].detect_fps: 0 is out of range: use a value in (0, 60] frames per second (default 5)",
-            "test.toml:16: camera[0].zone[0].rules: unknown rule \"loitering\": use \"gathering\" or \"weaving\"",
+            "test.toml:16: camera[0].zone[0].rules: unknown rule \"speeding\": use \"gathering\", \"weaving\" or \"loitering\"",
         ]
         .join("\n")
     );

@@ -3,7 +3,7 @@
 //! `WeavingRule` → the weaving `Debouncer`, each with its exact expected event sequence.
 //!
 //! Times are offsets in seconds from the scenario's start. With default parameters
-//! (window 3 s, min_swing 0.5 × box width = 25 px, min_speed 1 box width/s = 50 px/s,
+//! (window 3 s, min_swing 0.5 × box width = 25 px, min_speed 0.75 box widths/s = 37.5 px/s,
 //! 3 reversals, clear_after 3 s) an incident starts on the frame on which the window first
 //! holds three confirmed reversals, and ends 3 s after the last frame that still did.
 

@@ -54,7 +54,7 @@ fn the_schemas_accept_real_documents_and_reject_broken_ones() {
         "peak_people": 3,
         "track_ids": [1, 2, 3],
         "measures": {"held_s": 60.0, "link_distance_px": 120.0, "mean_height_px": 120.0,
-                     "speed": 0.05, "speed_unit": "body_heights_per_s", "spread_px": 80.0},
+                     "speed": 0.05, "speed_unit": "body_heights_per_s", "spread_px": 80.0, "occluded": 0},
         "reason": null,
         "snapshot": null
     });
@@ -77,7 +77,7 @@ fn the_schemas_accept_real_documents_and_reject_broken_ones() {
         ),
         (
             "an unknown rule",
-            broken(&|e| e["rule"] = "loitering".into()),
+            broken(&|e| e["rule"] = "speeding".into()),
         ),
         (
             "a local time as UTC",

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use crate::analytics::debounce::Debouncer;
 use crate::analytics::gathering::{GatheringParams, GatheringRule};
 use crate::analytics::ground::Homography;
+use crate::analytics::loitering::{LoiteringParams, LoiteringRule};
 use crate::analytics::rules::{GroundMap, Rule};
 use crate::analytics::schedule::Schedule;
 use crate::analytics::weaving::{WeavingParams, WeavingRule};
@@ -23,6 +24,7 @@ pub struct ZoneSettings {
     pub schedule_text: Vec<String>,
     pub gathering: Option<GatheringParams>,
     pub weaving: Option<WeavingParams>,
+    pub loitering: Option<LoiteringParams>,
 }
 
 /// Everything one camera's analytics needs.
@@ -53,6 +55,10 @@ impl ZoneRuntime {
         }
         if let Some(p) = z.weaving {
             rules.push((Box::new(WeavingRule::new(p)), p.debouncer(&z.id)));
+        }
+        if let Some(p) = z.loitering {
+            let d = Debouncer::new(&z.id, crate::types::RuleKind::Loitering, p.debounce());
+            rules.push((Box::new(LoiteringRule::new(p)), d));
         }
         Self {
             settings: z,

@@ -25,7 +25,7 @@
 //! When two candidates merge into one component, the older one (or the better overlap)
 //! carries on and the other is no longer seen; its incident, if any, clears normally.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,8 @@ struct Member {
     /// Foot point in the rule's units: pixels, or metres when calibrated.
     pos: (f64, f64),
     height: f64,
+    /// The track's last matched detection.
+    last_seen: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +184,12 @@ struct Candidate {
     last_seen: Timestamp,
     history: VecDeque<Sample>,
     hold: HoldTimer,
+    /// Members last seen in the group whose tracks are gone from the zone: id → (last
+    /// detection time, position in rule units, box height). They still count for up to
+    /// `grace_s` after their last detection.
+    hidden: BTreeMap<u64, (Timestamp, (f64, f64), f64)>,
+    /// Every member present at the last match: id → (last detection time, position, height).
+    seen: BTreeMap<u64, (Timestamp, (f64, f64), f64)>,
 }
 
 impl Rule for GatheringRule {
@@ -300,6 +308,8 @@ impl GatheringRule {
                     last_seen: ts,
                     history: VecDeque::new(),
                     hold: HoldTimer::default(),
+                    hidden: BTreeMap::new(),
+                    seen: BTreeMap::new(),
                 });
                 self.next_key += 1;
                 cand_group.push(Some(gi));
@@ -313,6 +323,7 @@ impl GatheringRule {
                 continue;
             };
             let group: Vec<&Member> = groups[gi].iter().map(|&i| &members[i]).collect();
+            let occluded = c.remember(ts, &group, &members, p, ground.is_some());
             c.members = group_ids[gi].clone();
             c.last_seen = ts;
             c.history.push_back(Sample {
@@ -329,13 +340,14 @@ impl GatheringRule {
             let mean_h = group.iter().map(|m| m.height).sum::<f64>() / group.len() as f64;
             let speed =
                 group_speed(&c.history).map(|v| if ground.is_some() { v } else { v / mean_h });
-            let active = group.len() >= min_people && speed.is_some_and(|v| v < p.max_speed as f64);
+            let people = group.len() + occluded;
+            let active = people >= min_people && speed.is_some_and(|v| v < p.max_speed as f64);
             c.hold.observe(ts, active, p.grace_s);
             out.push(Observation {
                 rule: RuleKind::Gathering,
                 key: c.key,
                 active,
-                people: group.len(),
+                people,
                 track_ids: c.members.clone(),
                 hull: hull(&group),
                 measures: measures(
@@ -345,11 +357,65 @@ impl GatheringRule {
                     p.link_distance,
                     ground.is_some(),
                     c.hold.held_s(ts),
+                    occluded,
                 ),
             });
         }
         out.sort_by_key(|o| o.key);
         out
+    }
+}
+
+impl Candidate {
+    /// Updates the memory of hidden members and returns how many of them still count.
+    ///
+    /// A member of the last match whose track is gone from the zone (occluded for longer
+    /// than the tracker's lost buffer, so the tracker dropped it) is remembered with its last
+    /// position. It counts for up to `grace_s` after its last detection, unless someone new to
+    /// the group turns up within half a link distance of where it stood (the same person,
+    /// re-detected under a new track id). A member that is still tracked but left the group
+    /// is not remembered: it walked away.
+    fn remember(
+        &mut self,
+        ts: Timestamp,
+        group: &[&Member],
+        all: &[Member],
+        p: GatheringParams,
+        calibrated: bool,
+    ) -> usize {
+        for (id, last) in std::mem::take(&mut self.seen) {
+            if all.binary_search_by_key(&id, |m| m.id).is_err() {
+                self.hidden.insert(id, last);
+            }
+        }
+        for m in group {
+            self.hidden.remove(&m.id);
+        }
+        let newcomers: Vec<&&Member> = group
+            .iter()
+            .filter(|m| self.members.binary_search(&m.id).is_err())
+            .collect();
+        self.hidden
+            .retain(|_, (last, _, _)| secs(ts, *last) <= p.grace_s);
+        // Each newcomer stands in for at most one hidden member: the nearest within reach.
+        for m in newcomers {
+            let nearest = self
+                .hidden
+                .iter()
+                .map(|(&id, &(_, pos, height))| {
+                    let reach = if calibrated { 1.0 } else { height };
+                    (id, dist(m.pos, pos), 0.5 * p.link_distance as f64 * reach)
+                })
+                .filter(|&(_, d, reach)| d < reach)
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((id, _, _)) = nearest {
+                self.hidden.remove(&id);
+            }
+        }
+        for m in group {
+            self.seen.insert(m.id, (m.last_seen, m.pos, m.height));
+        }
+        self.hidden.len()
     }
 }
 
@@ -375,6 +441,7 @@ fn member(t: &Track, ground: Option<GroundMap<'_>>) -> Option<Member> {
         foot_px: (foot.0 as f64, foot.1 as f64),
         pos,
         height: (b.height() as f64).max(1.0),
+        last_seen: t.last_seen,
     })
 }
 
@@ -471,6 +538,7 @@ fn measures(
     link_distance: f32,
     calibrated: bool,
     held_s: f64,
+    occluded: usize,
 ) -> Measures {
     let spread = |f: &dyn Fn(&Member) -> (f64, f64)| {
         let mut d: f64 = 0.0;
@@ -487,6 +555,7 @@ fn measures(
         link_distance_m: calibrated.then(|| r(link_distance as f64)),
         link_distance_px: (!calibrated).then(|| r(link_distance as f64 * mean_h)),
         mean_height_px: r(mean_h),
+        occluded,
         speed: speed.map(r),
         speed_unit: if calibrated {
             SpeedUnit::MPerS
@@ -668,10 +737,47 @@ mod tests {
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].key, 1);
         assert_eq!(o[0].track_ids, vec![1, 2, 3, 4]);
-        // Down to two members: still reported under the same key, but not active.
-        let o = r.observe(at(3.2), &six[..2], None);
+        // Down to two members (3 and 4 walk off too): still reported under the same key,
+        // but not active.
+        let mut two = six[..2].to_vec();
+        two.extend([person(3, 600.0, 100.0), person(4, 700.0, 100.0)]);
+        let o = r.observe(at(3.2), &two, None);
         assert_eq!(o.len(), 1);
         assert_eq!((o[0].key, o[0].people, o[0].active), (1, 2, false));
+    }
+
+    #[test]
+    fn members_whose_tracks_vanish_count_for_grace() {
+        let mut r = GatheringRule::new(GatheringParams::default());
+        let four: Vec<Track> = (0..4)
+            .map(|i| person(i + 1, 100.0 + 45.0 * i as f32, 300.0))
+            .collect();
+        let seen_at = |v: &[Track], t: f64| -> Vec<Track> {
+            v.iter()
+                .map(|p| Track {
+                    last_seen: at(t),
+                    ..p.clone()
+                })
+                .collect()
+        };
+        let f = four.clone();
+        run(&mut r, 0.0, 3.0, move |t| seen_at(&f, t));
+        // 3 and 4 are hidden (their tracks dropped): still four people for grace_s = 5 s
+        // after their last detection (at 2.8 s).
+        let o = r.observe(at(7.6), &seen_at(&four[..2], 7.6), None);
+        assert_eq!((o[0].people, o[0].active), (4, true));
+        assert_eq!(o[0].track_ids, vec![1, 2]);
+        assert_eq!(o[0].measures.to_json()["occluded"], 2);
+        let o = r.observe(at(7.9), &seen_at(&four[..2], 7.9), None);
+        assert_eq!((o[0].people, o[0].active), (2, false));
+        // Someone new standing where 3 stood replaces the memory of 3: not counted twice.
+        let mut r = GatheringRule::new(GatheringParams::default());
+        let f = four.clone();
+        run(&mut r, 0.0, 3.0, move |t| seen_at(&f, t));
+        let mut back = four[..3].to_vec();
+        back[2].id = 33;
+        let o = r.observe(at(4.0), &seen_at(&back, 4.0), None);
+        assert_eq!((o[0].people, o[0].track_ids.clone()), (4, vec![1, 2, 33]));
     }
 
     #[test]

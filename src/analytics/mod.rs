@@ -8,6 +8,7 @@
 //! - [`schedule`]: curfew windows in the site's time zone;
 //! - [`ground`]: optional ground-plane calibration (pixels → metres);
 //! - [`rules`]: the [`Rule`](rules::Rule) contract, with [`gathering`] and [`weaving`];
+//! - [`loitering`]: one person lingering after curfew;
 //! - [`hold`]: the "held since, with grace" timer shared by rules and the debouncer;
 //! - [`debounce`]: observations → start / update / end;
 //! - [`camera`]: one camera's tracker, zones and rules composed; its settings type.
@@ -17,6 +18,7 @@ pub mod debounce;
 pub mod gathering;
 pub mod ground;
 pub mod hold;
+pub mod loitering;
 pub mod rules;
 pub mod schedule;
 pub mod weaving;

@@ -88,7 +88,7 @@ impl Default for WeavingParams {
     fn default() -> Self {
         WeavingParams {
             window_s: 3.0,
-            min_speed: 1.0,
+            min_speed: 0.75,
             min_swing: 0.5,
             min_reversals: 3,
             racing_min_vehicles: 2,
@@ -986,14 +986,14 @@ mod tests {
     #[test]
     fn too_slow_is_not_weaving() {
         let mut r = WeavingRule::new(WeavingParams::default());
-        // 40 px/s = 0.8 box widths/s.
+        // 30 px/s = 0.6 box widths/s.
         let o = run(&mut r, 0.0, 4.0, 10.0, |t| {
-            let (x, y) = zig(t, 40.0, 30.0, 0.6);
+            let (x, y) = zig(t, 30.0, 30.0, 0.6);
             vec![bike(5, x, y)]
         });
         assert!(!o[0].active);
         assert!(o[0].measures.to_json()["reversals"].as_u64().unwrap() >= 3);
-        assert!((o[0].measures.to_json()["speed"].as_f64().unwrap() - 0.8).abs() < 0.05);
+        assert!((o[0].measures.to_json()["speed"].as_f64().unwrap() - 0.6).abs() < 0.05);
     }
 
     #[test]

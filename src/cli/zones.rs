@@ -70,6 +70,7 @@ pub fn draw_zones(
             let rules: Vec<&str> = [
                 z.gathering.is_some().then_some("gathering"),
                 z.weaving.is_some().then_some("weaving"),
+                z.loitering.is_some().then_some("loitering"),
             ]
             .into_iter()
             .flatten()

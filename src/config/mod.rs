@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::analytics::gathering::{self, GatheringParams};
+use crate::analytics::loitering::{self, LoiteringParams};
 use crate::analytics::schedule::Schedule;
 use crate::analytics::weaving::{self, WeavingParams};
 use crate::analytics::zone::Polygon;
@@ -168,6 +169,9 @@ struct RawConfig {
     /// Site-wide defaults for the weaving rule; zones override field by field.
     #[serde(default)]
     weaving: RawWeaving,
+    /// Site-wide defaults for the loitering rule; zones override field by field.
+    #[serde(default)]
+    loitering: RawLoitering,
     /// Site-wide defaults for motion gating; cameras override field by field.
     #[serde(default)]
     motion: RawMotion,
@@ -241,6 +245,8 @@ struct RawTracker {
     match_iou_low: Option<f64>,
     min_hits: Option<i64>,
     lost_buffer: Option<Seconds>,
+    vehicle_max_speed: Option<f64>,
+    person_max_speed: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -267,6 +273,18 @@ struct RawGathering {
     min_people: Option<i64>,
     link_distance: Option<f64>,
     max_speed: Option<f64>,
+    min_duration: Option<Seconds>,
+    grace: Option<Seconds>,
+    update_every: Option<Seconds>,
+    clear_after: Option<Seconds>,
+    cooldown: Option<Seconds>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoitering {
+    window: Option<Seconds>,
+    max_radius: Option<f64>,
     min_duration: Option<Seconds>,
     grace: Option<Seconds>,
     update_every: Option<Seconds>,
@@ -349,6 +367,8 @@ struct RawZone {
     gathering: RawGathering,
     #[serde(default)]
     weaving: RawWeaving,
+    #[serde(default)]
+    loitering: RawLoitering,
 }
 
 /// `schedule = "22:00-05:00"` or `schedule = ["fri,sat 21:00-06:00", "mon-thu 22:00-05:00"]`.
@@ -643,6 +663,12 @@ impl Validator<'_> {
             &raw.weaving,
             false,
         );
+        self.loitering(
+            &[Seg::Key("loitering")],
+            &RawLoitering::default(),
+            &raw.loitering,
+            false,
+        );
         let mut cameras = Vec::new();
         let mut ids = HashSet::new();
         if raw.cameras.is_empty() {
@@ -693,6 +719,7 @@ impl Validator<'_> {
                 tz_site,
                 &raw.gathering,
                 &raw.weaving,
+                &raw.loitering,
                 cam.calibration.is_some(),
             );
             let motion = self.motion(ci, &raw.motion, &cam.motion);
@@ -1105,7 +1132,27 @@ impl Validator<'_> {
                 ),
             );
         }
+        let mut speed = |field: &'static str, v: Option<f64>, default: f32| {
+            let x = v.unwrap_or(default as f64);
+            if !(x.is_finite() && (0.0..=50.0).contains(&x)) {
+                self.issue(
+                    &k(field),
+                    format!(
+                        "{x} is out of range: use 0 (off) to 50 box sizes per second (default {default})"
+                    ),
+                );
+            }
+            x as f32
+        };
+        let vehicle_max_speed = speed(
+            "vehicle_max_speed",
+            t.vehicle_max_speed,
+            d.vehicle_max_speed,
+        );
+        let person_max_speed = speed("person_max_speed", t.person_max_speed, d.person_max_speed);
         (self.issues.len() == before).then_some(TrackerConfig {
+            vehicle_max_speed,
+            person_max_speed,
             high_score: high as f32,
             low_score: low as f32,
             new_track_score: new_track as f32,
@@ -1157,6 +1204,90 @@ impl Validator<'_> {
     }
 
     /// Merge zone over site defaults over built-in defaults, then check ranges.
+    fn loitering(
+        &mut self,
+        path: &[Seg],
+        site: &RawLoitering,
+        zone: &RawLoitering,
+        calibrated: bool,
+    ) -> Option<LoiteringParams> {
+        let mut d = LoiteringParams::default();
+        if calibrated {
+            // Metric default: within 1.5 m of where the person stands.
+            d.max_radius = 1.5;
+        }
+        let before = self.issues.len();
+        let p = |f: &'static str| {
+            let mut v = path.to_vec();
+            v.push(Seg::Key(f));
+            v
+        };
+        let radius = zone
+            .max_radius
+            .or(site.max_radius)
+            .unwrap_or(d.max_radius as f64);
+        if !(radius.is_finite() && radius > 0.0 && radius <= loitering::RADIUS_MAX) {
+            self.issue(
+                &p("max_radius"),
+                format!(
+                    "{radius} is out of range: use a value in (0, {}] (body heights, or metres with calibration; default {})",
+                    loitering::RADIUS_MAX,
+                    d.max_radius
+                ),
+            );
+        }
+        let window = zone
+            .window
+            .or(site.window)
+            .map(|s| s.0)
+            .unwrap_or(d.window_s);
+        if !(window.is_finite() && (1.0..=loitering::WINDOW_MAX_S).contains(&window)) {
+            self.issue(
+                &p("window"),
+                format!(
+                    "{window} s is out of range: use 1 s to {} s (default {} s)",
+                    loitering::WINDOW_MAX_S,
+                    d.window_s
+                ),
+            );
+        }
+        let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
+            let x = z.or(s).map(|s| s.0).unwrap_or(def);
+            if !(x.is_finite() && (0.0..=gathering::DURATION_MAX_S).contains(&x)) {
+                self.issue(
+                    &p(f),
+                    format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"),
+                );
+            }
+            x
+        };
+        let params = LoiteringParams {
+            window_s: window,
+            max_radius: radius as f32,
+            min_duration_s: dur(
+                "min_duration",
+                zone.min_duration,
+                site.min_duration,
+                d.min_duration_s,
+            ),
+            grace_s: dur("grace", zone.grace, site.grace, d.grace_s),
+            update_every_s: dur(
+                "update_every",
+                zone.update_every,
+                site.update_every,
+                d.update_every_s,
+            ),
+            clear_after_s: dur(
+                "clear_after",
+                zone.clear_after,
+                site.clear_after,
+                d.clear_after_s,
+            ),
+            cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s),
+        };
+        (self.issues.len() == before).then_some(params)
+    }
+
     fn gathering(
         &mut self,
         path: &[Seg],
@@ -1490,6 +1621,7 @@ impl Validator<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn zones(
         &mut self,
         ci: usize,
@@ -1497,6 +1629,7 @@ impl Validator<'_> {
         site_tz: Option<jiff::tz::TimeZone>,
         site_g: &RawGathering,
         site_w: &RawWeaving,
+        site_l: &RawLoitering,
         calibrated: bool,
     ) -> Vec<ZoneConfig> {
         let mut out = Vec::new();
@@ -1551,10 +1684,12 @@ impl Validator<'_> {
                 None
             };
             for r in &z.rules {
-                if r != "gathering" && r != "weaving" {
+                if !["gathering", "weaving", "loitering"].contains(&r.as_str()) {
                     self.issue(
                         &zp("rules"),
-                        format!("unknown rule {r:?}: use \"gathering\" or \"weaving\""),
+                        format!(
+                            "unknown rule {r:?}: use \"gathering\", \"weaving\" or \"loitering\""
+                        ),
                     );
                 }
             }
@@ -1591,6 +1726,12 @@ impl Validator<'_> {
             } else {
                 None
             };
+            let lpath = zp("loitering");
+            let loitering = if z.rules.iter().any(|r| r == "loitering") {
+                self.loitering(&lpath, site_l, &z.loitering, calibrated)
+            } else {
+                None
+            };
             if self.issues.len() == before
                 && let (Some(polygon), Some(schedule)) = (polygon, schedule)
             {
@@ -1601,6 +1742,7 @@ impl Validator<'_> {
                     schedule_text,
                     gathering,
                     weaving,
+                    loitering,
                 });
             }
         }

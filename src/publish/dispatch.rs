@@ -35,6 +35,7 @@ pub fn snapshot_title(inc: &IncidentEvent) -> String {
         (RuleKind::Gathering, _) => format!("{} people", inc.people),
         (RuleKind::Weaving, false) => "vehicle weaving".to_string(),
         (RuleKind::Weaving, true) => "vehicle weaving, RACING".to_string(),
+        (RuleKind::Loitering, _) => "1 person lingering".to_string(),
     };
     format!(
         "{} {} {what}",

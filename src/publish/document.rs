@@ -76,7 +76,7 @@ pub struct Event {
     /// 0 for start, then +1 per event of the incident. Consumers de-duplicate on (id, seq).
     pub seq: u32,
     pub phase: Phase,
-    #[schemars(extend("enum" = ["gathering", "weaving"]))]
+    #[schemars(extend("enum" = ["gathering", "weaving", "loitering"]))]
     pub rule: String,
     #[schemars(regex(pattern = NAME))]
     pub site: String,
@@ -203,6 +203,8 @@ impl Event {
                     String::new()
                 }
             )
+        } else if self.rule == "loitering" {
+            "1 person lingering".to_string()
         } else {
             format!("{} people (peak {})", self.people, self.peak_people)
         };

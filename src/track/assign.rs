@@ -81,6 +81,25 @@ pub(super) fn associate(
     s: &mut Scratch,
     out: &mut Vec<(usize, usize)>,
 ) {
+    associate_by(
+        rows,
+        cols,
+        |ti, di| weight(&boxes[ti], tracks[ti].class, &dets[di], min_iou),
+        s,
+        out,
+    );
+}
+
+/// Optimal assignment of tracks `rows` to detections `cols` maximising the total of
+/// `weight(track index, detection index)`, where 0 marks an inadmissible pair. Appends
+/// accepted `(track index, detection index)` pairs to `out`.
+pub(super) fn associate_by(
+    rows: &[usize],
+    cols: &[usize],
+    weight: impl Fn(usize, usize) -> i64,
+    s: &mut Scratch,
+    out: &mut Vec<(usize, usize)>,
+) {
     let (nr, nc) = (rows.len(), cols.len());
     if nr == 0 || nc == 0 {
         return;
@@ -97,9 +116,8 @@ pub(super) fn associate(
     s.col_done.resize(nc, false);
 
     for (r, &ti) in rows.iter().enumerate() {
-        let (tb, tc) = (&boxes[ti], tracks[ti].class);
         for (c, &di) in cols.iter().enumerate() {
-            let w = weight(tb, tc, &dets[di], min_iou);
+            let w = weight(ti, di);
             if w > 0 {
                 s.weights[r * nc + c] = w;
                 s.row_edges[r] += 1;

@@ -138,6 +138,12 @@ impl Kalman {
         BBox::from_cxcywh(cx as f32, cy as f32, w.max(0.0) as f32, h.max(0.0) as f32)
     }
 
+    /// Overwrite the centre velocity (px/s), keeping the covariance.
+    pub(super) fn set_velocity(&mut self, v: (f32, f32)) {
+        self.axes[0].v = v.0 as f64;
+        self.axes[1].v = v.1 as f64;
+    }
+
     pub(super) fn velocity(&self) -> (f32, f32) {
         (self.axes[0].v as f32, self.axes[1].v as f32)
     }

@@ -86,7 +86,36 @@ pub struct TrackerConfig {
     pub min_hits: u32,
     /// Seconds a lost confirmed track is kept, coasting on its prediction, before removal.
     pub lost_buffer_s: f64,
+    /// Motion stage for vehicles: the fastest a vehicle may move, in box sizes (√(w·h)) per
+    /// second, for an unmatched vehicle track to claim an unmatched detection that does not
+    /// overlap it. 0 turns the stage off for vehicles.
+    pub vehicle_max_speed: f32,
+    /// The same for people. 0 turns the stage off for people.
+    pub person_max_speed: f32,
 }
+
+impl TrackerConfig {
+    /// The motion stage's speed limit for `class`, in box sizes per second.
+    pub fn max_speed(&self, class: ObjectClass) -> f32 {
+        match class {
+            ObjectClass::Vehicle => self.vehicle_max_speed,
+            ObjectClass::Person => self.person_max_speed,
+        }
+    }
+}
+
+/// The motion stage's gate always allows this many box sizes of error, on top of the speed.
+pub const MOTION_SLACK: f32 = 0.5;
+/// Elapsed time beyond this (s) does not widen the motion gate further: a track lost for
+/// longer is found near its prediction or not at all.
+pub const MOTION_MAX_ELAPSED_S: f64 = 0.6;
+/// A detection whose size (√area) differs from the track's last observation by more than
+/// this factor is not the same object for the motion stage.
+pub const MOTION_SIZE_RATIO: f32 = 1.6;
+/// A displacement of at least this many box sizes between two observations sets the velocity
+/// from the observations (second match, or a match after coasting); smaller displacements are
+/// left to the filter, where detector jitter would dominate the difference.
+pub const VELOCITY_INIT_MIN_SIZES: f32 = 0.3;
 
 impl Default for TrackerConfig {
     fn default() -> Self {
@@ -98,6 +127,8 @@ impl Default for TrackerConfig {
             match_iou_second: 0.5,
             min_hits: 3,
             lost_buffer_s: 2.0,
+            vehicle_max_speed: 8.0,
+            person_max_speed: 0.0,
         }
     }
 }
@@ -115,6 +146,8 @@ struct TrackState {
     last_match: f64,
     /// Matched in the previous update (ByteTrack's "tracked" as opposed to "lost").
     was_tracked: bool,
+    /// The detection box of the last match (the observation, not the filtered box).
+    last_obs: BBox,
 }
 
 /// One association stage: assign `cands` detections to the `pool` tracks at `boxes` by IoU
@@ -325,6 +358,57 @@ impl Tracker {
             &mut buf.det_used,
         );
 
+        // 4c. Motion stage: tracks still unmatched against the detections still unused, by
+        // centre distance gated by the class's speed limit and the time since the track's
+        // last observation. IoU cannot link a fast object whose boxes no longer overlap
+        // between analysed frames (a motorbike at 5 fps); distance can.
+        buf.pool.clear();
+        buf.pool.extend(
+            (0..tracks.len())
+                .filter(|&i| !tracks[i].matched && cfg.max_speed(tracks[i].class) > 0.0),
+        );
+        if !buf.pool.is_empty() {
+            buf.rest.clear();
+            buf.rest.extend(
+                buf.high
+                    .iter()
+                    .chain(buf.low.iter())
+                    .copied()
+                    .filter(|&d| !buf.det_used[d]),
+            );
+            buf.pairs.clear();
+            {
+                let (tracks_r, state_r, predicted) = (&*tracks, &*state, &buf.predicted);
+                assign::associate_by(
+                    &buf.pool,
+                    &buf.rest,
+                    |ti, di| {
+                        motion_weight(
+                            cfg,
+                            &tracks_r[ti],
+                            &state_r[ti],
+                            &predicted[ti],
+                            clock,
+                            &detections[di],
+                        )
+                    },
+                    &mut buf.assoc,
+                    &mut buf.pairs,
+                );
+            }
+            for &(ti, di) in buf.pairs.iter() {
+                apply_match(
+                    cfg,
+                    &mut tracks[ti],
+                    &mut state[ti],
+                    &detections[di],
+                    ts,
+                    clock,
+                );
+                buf.det_used[di] = true;
+            }
+        }
+
         // 5. Unmatched tracks: coast, or remove (order-preserving compaction).
         let mut w = 0;
         for r in 0..tracks.len() {
@@ -383,6 +467,7 @@ impl Tracker {
                 hits: 1,
                 last_match: clock,
                 was_tracked: true,
+                last_obs: d.bbox,
             });
         }
 
@@ -408,6 +493,49 @@ impl Tracker {
     }
 }
 
+/// Weight of the pair (track, detection) in the motion stage: `1 - distance / gate` (scaled
+/// to an integer), 0 when inadmissible. The distance is from the detection's centre to the
+/// nearer of the track's predicted centre and its last observed centre (observation-centric:
+/// an object that reversed is near where it was, not where the filter expects it). The gate
+/// is `size × (max_speed × elapsed + MOTION_SLACK)`, with `size` = √area of the last
+/// observation and `elapsed` the time since it, capped at [`MOTION_MAX_ELAPSED_S`].
+fn motion_weight(
+    cfg: &TrackerConfig,
+    t: &Track,
+    st: &TrackState,
+    predicted: &BBox,
+    clock: f64,
+    d: &Detection,
+) -> i64 {
+    let vmax = cfg.max_speed(t.class);
+    if t.class != d.class || vmax.is_nan() || vmax <= 0.0 {
+        return 0;
+    }
+    // Low-score detections only continue tracks that are confirmed and were tracked
+    // (ByteTrack's second stage); they never rescue a tentative or lost track.
+    if d.score < cfg.high_score && !(t.confirmed && st.was_tracked) {
+        return 0;
+    }
+    let size = st.last_obs.area().sqrt();
+    let dsize = d.bbox.area().sqrt();
+    if !(size > 0.0 && dsize > 0.0 && size.is_finite() && dsize.is_finite()) {
+        return 0;
+    }
+    let ratio = dsize / size;
+    if !(1.0 / MOTION_SIZE_RATIO..=MOTION_SIZE_RATIO).contains(&ratio) {
+        return 0;
+    }
+    let elapsed = (clock - st.last_match).clamp(0.0, MOTION_MAX_ELAPSED_S) as f32;
+    let gate = size * (vmax * elapsed + MOTION_SLACK);
+    let dist = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+    let c = d.bbox.center();
+    let dc = dist(c, predicted.center()).min(dist(c, st.last_obs.center()));
+    if dc.is_nan() || dc >= gate {
+        return 0;
+    }
+    (((1.0 - dc / gate) as f64 * 1e6).round() as i64).max(1)
+}
+
 fn apply_match(
     cfg: &TrackerConfig,
     t: &mut Track,
@@ -416,7 +544,31 @@ fn apply_match(
     ts: Timestamp,
     clock: f64,
 ) {
+    // Velocity from the observations (OC-SORT's observation-centric re-update, simplified):
+    // on a track's second match, and on the first match after coasting, the filter's
+    // velocity is either unknown or a stale extrapolation. When the object clearly moved,
+    // the difference of the two observations over the time between them is the better
+    // estimate.
+    let gap = clock - st.last_match;
+    let (c0, c1) = (st.last_obs.center(), d.bbox.center());
+    let moved = ((c1.0 - c0.0).powi(2) + (c1.1 - c0.1).powi(2)).sqrt();
+    let size = st.last_obs.area().sqrt();
+    let observed_velocity =
+        ((st.hits == 1 || !st.was_tracked) && gap > 0.0 && moved >= VELOCITY_INIT_MIN_SIZES * size)
+            .then(|| {
+                (
+                    ((c1.0 - c0.0) as f64 / gap) as f32,
+                    ((c1.1 - c0.1) as f64 / gap) as f32,
+                )
+            });
     st.kf.update(&d.bbox);
+    if let Some(v) = observed_velocity
+        && v.0.is_finite()
+        && v.1.is_finite()
+    {
+        st.kf.set_velocity(v);
+    }
+    st.last_obs = d.bbox;
     st.hits = st.hits.saturating_add(1);
     st.last_match = clock;
     t.bbox = st.kf.bbox();
@@ -488,6 +640,8 @@ mod tests {
         assert_eq!(c.match_iou_second, 0.5);
         assert_eq!(c.min_hits, 3);
         assert_eq!(c.lost_buffer_s, 2.0);
+        assert_eq!(c.vehicle_max_speed, 8.0);
+        assert_eq!(c.person_max_speed, 0.0);
     }
 
     #[test]
@@ -913,6 +1067,8 @@ mod tests {
             match_iou_second: -1.0,
             min_hits: 0,
             lost_buffer_s: f64::NAN,
+            vehicle_max_speed: f32::NAN,
+            person_max_speed: f32::INFINITY,
         });
         for f in 0..5 {
             tr.update(ts(f as f64), &bad);
