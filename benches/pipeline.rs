@@ -37,7 +37,7 @@ fn detector() -> Detector {
         "set ORT_DYLIB_PATH (use `make bench`)"
     );
     Detector::load(DetectorSettings::nanodet(
-        repo().join("models/nanodet-m-416.onnx"),
+        repo().join("models/nanodet-g-416.onnx"),
     ))
     .unwrap()
 }
@@ -69,7 +69,7 @@ fn stages(c: &mut Criterion) {
     det.preprocess(&frame.image).unwrap();
     let mut g = c.benchmark_group("inference");
     g.sample_size(30);
-    g.bench_function("nanodet-m-416 inference (ort, 2 threads)", |b| {
+    g.bench_function("nanodet-g-416 inference (ort, 2 threads)", |b| {
         b.iter(|| det.infer_only().unwrap())
     });
     g.finish();

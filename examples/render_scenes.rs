@@ -24,6 +24,7 @@ fn main() {
             ("walk_past_group", scenegen::walk_past_group(lighting)),
             ("weaving_motorbike", scenegen::weaving_motorbike(lighting)),
             ("straight_rider", scenegen::straight_rider(lighting)),
+            ("motorbike_traffic", scenegen::motorbike_traffic(lighting)),
         ];
         for (name, scene) in scenes {
             let video = out.join(format!("{name}_{tag}.avi"));

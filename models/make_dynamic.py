@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Make a dynamic-batch copy of models/nanodet-m-416.onnx.
+"""Make a dynamic-batch copy of models/nanodet-g-416.onnx.
 
     python models/make_dynamic.py OUT.onnx [--src SRC.onnx] [--dynamic-hw]
 
@@ -59,7 +59,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SRC = HERE / "nanodet-m-416.onnx"
+DEFAULT_SRC = HERE / "nanodet-g-416.onnx"
 INPUT_HW = 416          # the size the shipped graph is declared for
 STRIDES = (8, 16, 32)
 

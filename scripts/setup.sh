@@ -54,12 +54,12 @@ if [ ! -f "$VTEST" ] || ! echo "$VTEST_SHA  $VTEST" | sha256sum -c --status; the
 fi
 
 # 4. The detector model is in the repo; check it is the one we documented -----
-(cd models && sha256sum -c --status nanodet-m-416.onnx.sha256) \
-  || die "models/nanodet-m-416.onnx does not match models/nanodet-m-416.onnx.sha256 (truncated checkout or git-lfs?); re-checkout it or rebuild it with models/convert.sh"
+(cd models && sha256sum -c --status nanodet-g-416.onnx.sha256) \
+  || die "models/nanodet-g-416.onnx does not match models/nanodet-g-416.onnx.sha256 (truncated checkout or git-lfs?); re-checkout it or rebuild it with models/convert.sh"
 
 # 5. A dynamic-batch copy of the model (for model.batch > 1), made from the committed
 #    file by models/make_dynamic.py with pinned onnx/protobuf, its hash checked ------
-DYN="$ROOT/models/nanodet-m-416-dynamic.onnx"
+DYN="$ROOT/models/nanodet-g-416-dynamic.onnx"
 DYN_SHA=857519261ec4510ad6043f8a992eef42226821467ae98a5eb280dfc62ec93daa
 if [ ! -f "$DYN" ] || ! echo "$DYN_SHA  $DYN" | sha256sum -c --status; then
   if ! "$ROOT/.venv/bin/python" -c "import onnx" 2>/dev/null; then
@@ -69,7 +69,18 @@ if [ ! -f "$DYN" ] || ! echo "$DYN_SHA  $DYN" | sha256sum -c --status; then
   "$ROOT/.venv/bin/python" "$ROOT/models/make_dynamic.py" "$DYN" >/dev/null \
     || die "models/make_dynamic.py failed"
   echo "$DYN_SHA  $DYN" | sha256sum -c --status \
-    || die "models/nanodet-m-416-dynamic.onnx has an unexpected sha256 (onnx/protobuf versions?); delete it and re-run"
+    || die "models/nanodet-g-416-dynamic.onnx has an unexpected sha256 (onnx/protobuf versions?); delete it and re-run"
+fi
+
+# 6. A dynamic-size copy (batch, height and width symbolic) for model.input_size, e.g.
+#    [512, 512] for cameras that watch at night (docs/night.md) -----------------
+DYNHW="$ROOT/models/nanodet-g-dynamic-size.onnx"
+DYNHW_SHA=effee46fd365d639a288edcbdd77f53629eb66173019ef19676b45bd75f464ee
+if [ ! -f "$DYNHW" ] || ! echo "$DYNHW_SHA  $DYNHW" | sha256sum -c --status; then
+  "$ROOT/.venv/bin/python" "$ROOT/models/make_dynamic.py" "$DYNHW" --dynamic-hw >/dev/null \
+    || die "models/make_dynamic.py --dynamic-hw failed"
+  echo "$DYNHW_SHA  $DYNHW" | sha256sum -c --status \
+    || die "models/nanodet-g-dynamic-size.onnx has an unexpected sha256 (onnx/protobuf versions?); delete it and re-run"
 fi
 
 say "ok (ORT_DYLIB_PATH=$ROOT/.venv/libonnxruntime.so)"

@@ -58,7 +58,7 @@ fn unreadable_video() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_model(
         dir.path(),
-        &support::repo().join("models/nanodet-m-416.onnx"),
+        &support::repo().join("models/nanodet-g-416.onnx"),
     );
     let fake = dir.path().join("not-a-video.avi");
     std::fs::write(&fake, b"this is not a video").unwrap();
@@ -121,7 +121,7 @@ fn bad_start_time() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_model(
         dir.path(),
-        &support::repo().join("models/nanodet-m-416.onnx"),
+        &support::repo().join("models/nanodet-g-416.onnx"),
     );
     let out = wardwatch(&[
         "replay",
@@ -144,7 +144,7 @@ fn unknown_camera() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_model(
         dir.path(),
-        &support::repo().join("models/nanodet-m-416.onnx"),
+        &support::repo().join("models/nanodet-g-416.onnx"),
     );
     let out = wardwatch(&[
         "replay",
@@ -176,7 +176,7 @@ fn exit_status_table() {
     let vtest = vtest.to_str().unwrap();
     let good = config_with_model(
         dir.path(),
-        &support::repo().join("models/nanodet-m-416.onnx"),
+        &support::repo().join("models/nanodet-g-416.onnx"),
     );
     let good = good.to_str().unwrap().to_string();
     let sub = |name: &str, model: &Path| {

@@ -16,7 +16,7 @@ name = "ward-7"
 timezone = "Asia/Ho_Chi_Minh"
 
 [model]
-path = "../models/nanodet-m-416.onnx"
+path = "../models/nanodet-g-416.onnx"
 
 [[camera]]
 id = "cam-01"
@@ -205,7 +205,7 @@ fn out_of_range_rule_values() {
 fn missing_model_and_bad_mqtt_url() {
     let text = base()
         .replace(
-            "path = \"../models/nanodet-m-416.onnx\"",
+            "path = \"../models/nanodet-g-416.onnx\"",
             "path = \"../models/nope.onnx\"",
         )
         .replace("[model]", "[mqtt]\nurl = \"http://broker:1883\"\n\n[model]");
@@ -237,9 +237,9 @@ fn check_config_cli_prints_every_problem_and_exits_2() {
     let path = dir.path().join("bad.toml");
     let text = base()
         .replace(
-            "../models/nanodet-m-416.onnx",
+            "../models/nanodet-g-416.onnx",
             &support::repo()
-                .join("models/nanodet-m-416.onnx")
+                .join("models/nanodet-g-416.onnx")
                 .display()
                 .to_string(),
         )
@@ -367,5 +367,86 @@ fn motion_gating_defaults_overrides_and_errors() {
     assert!(
         e.contains("motion.mask: masks belong to a camera: put them in [camera.motion]"),
         "{e}"
+    );
+}
+
+#[test]
+fn night_profile_thresholds_nms_tracker_and_loitering_settings() {
+    use wardwatch::detect::NightMode;
+    let cfg = Config::from_str(&base(), &support::repo().join("config/test.toml")).expect("valid");
+    let d = &cfg.detector;
+    assert!(d.decode.joint_vehicle_nms);
+    assert_eq!(d.night.mode, NightMode::Auto);
+    assert!(d.night.equalize);
+    assert_eq!((d.night.max_chroma, d.night.max_luma), (6.0, 70.0));
+    assert_eq!(
+        d.night.score_thresholds,
+        vec![
+            ("motorcycle".to_string(), 0.2),
+            ("car".to_string(), 0.25),
+            ("bus".to_string(), 0.25),
+            ("truck".to_string(), 0.25)
+        ]
+    );
+    assert!(d.score_thresholds.is_empty());
+    let t = &cfg.tracker;
+    assert_eq!(
+        (
+            t.vehicle_max_speed,
+            t.person_max_speed,
+            t.vehicle_high_score,
+            t.vehicle_confirm_score
+        ),
+        (8.0, 0.0, 0.2, 0.25)
+    );
+    let text = base()
+        .replace(
+            "[model]",
+            "[tracker]\nvehicle_high_score = 0.5\nperson_max_speed = 2\n\n[model]\nvehicle_nms = \"per_label\"\nscore_thresholds = { motorcycle = 0.3 }",
+        )
+        .replace(
+            "[[camera]]",
+            "[model.night]\nmode = \"on\"\nscore_thresholds = {}\n\n[[camera]]",
+        );
+    let cfg = Config::from_str(&text, &support::repo().join("config/test.toml")).expect("valid");
+    assert!(!cfg.detector.decode.joint_vehicle_nms);
+    assert_eq!(cfg.detector.night.mode, NightMode::On);
+    assert!(cfg.detector.night.score_thresholds.is_empty());
+    assert_eq!(
+        cfg.detector.score_thresholds,
+        vec![("motorcycle".to_string(), 0.3)]
+    );
+    assert_eq!(cfg.tracker.vehicle_high_score, 0.5);
+    assert_eq!(cfg.tracker.person_max_speed, 2.0);
+    let e = errors(
+        &base()
+            .replace(
+                "[model]",
+                "[tracker]\nvehicle_max_speed = -1\nvehicle_confirm_score = 0\n\n[loitering]\nmax_radius = 0\nwindow = \"0.5s\"\n\n[model]\nvehicle_nms = \"both\"\nscore_thresholds = { motorcycle = 1.5 }",
+            )
+            .replace(
+                "[[camera]]",
+                "[model.night]\nmode = \"dusk\"\nmax_luma = 300\n\n[[camera]]",
+            ),
+    );
+    for want in [
+        "tracker.vehicle_max_speed: -1 is out of range: use 0 (off) to 50 box sizes per second (default 8)",
+        "tracker.vehicle_confirm_score: 0 is out of range",
+        "loitering.max_radius: 0 is out of range",
+        "loitering.window: 0.5 s is out of range: use 1 s to 600 s (default 10 s)",
+        "model.vehicle_nms: \"both\" is not a choice",
+        "model.score_thresholds.motorcycle: 1.5 is out of range: use a score in (0, 1)",
+        "model.night.mode: \"dusk\" is not a choice",
+        "model.night.max_luma: 300 is out of range: use 0 to 255 (default 70)",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    // A loitering zone with its overrides.
+    let text = base().replace("rules = [\"gathering\"]", "rules = [\"gathering\", \"loitering\"]\n  loitering = { min_duration = \"3m\", max_radius = 0.5 }");
+    let cfg = Config::from_str(&text, &support::repo().join("config/test.toml")).expect("valid");
+    let l = cfg.cameras[0].zones[0].loitering.expect("loitering on");
+    assert_eq!(
+        (l.min_duration_s, l.max_radius, l.window_s),
+        (180.0, 0.5, 10.0)
     );
 }

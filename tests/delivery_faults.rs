@@ -31,7 +31,7 @@ name = "fault"
 url = "mqtt://127.0.0.1:{port}"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 [[camera]]

@@ -10,7 +10,7 @@ use wardwatch::detect::{DetectError, Detector, DetectorSettings};
 use wardwatch::media::source::{FileSource, Frame};
 
 fn model() -> PathBuf {
-    support::repo().join("models/nanodet-m-416.onnx")
+    support::repo().join("models/nanodet-g-416.onnx")
 }
 
 #[derive(serde::Deserialize)]
@@ -178,7 +178,7 @@ fn missing_execution_provider_falls_back_or_fails_as_configured() {
 #[test]
 fn batched_and_prepared_inputs_give_the_same_boxes_as_one_by_one() {
     support::require_runtime();
-    let dynamic = support::repo().join("models/nanodet-m-416-dynamic.onnx");
+    let dynamic = support::repo().join("models/nanodet-g-416-dynamic.onnx");
     assert!(
         dynamic.is_file(),
         "{} is missing: run `make setup` (scripts/setup.sh makes it from the shipped model)",
@@ -247,4 +247,113 @@ fn batched_and_prepared_inputs_give_the_same_boxes_as_one_by_one() {
         .unwrap()
         .to_vec();
     assert_eq!(again, one_by_one[1]);
+}
+
+/// A vtest frame made into an infrared-like night picture: grey, dark, low contrast.
+fn night_copy(day: &opencv::core::Mat) -> opencv::core::Mat {
+    use opencv::prelude::*;
+    use opencv::{core, imgproc};
+    let mut grey = core::Mat::default();
+    imgproc::cvt_color_def(day, &mut grey, imgproc::COLOR_BGR2GRAY).unwrap();
+    let mut dark = core::Mat::default();
+    grey.convert_to(&mut dark, -1, 0.45, 15.0).unwrap();
+    let mut out = core::Mat::default();
+    imgproc::cvt_color_def(&dark, &mut out, imgproc::COLOR_GRAY2BGR).unwrap();
+    out
+}
+
+#[test]
+fn night_profile_switches_per_frame_and_equalises() {
+    use opencv::prelude::*;
+    use wardwatch::detect::{NightMode, Preprocessor};
+    support::require_runtime();
+    let mut src = FileSource::open(&support::vtest(), jiff::Timestamp::UNIX_EPOCH, None).unwrap();
+    let mut frame = Frame::default();
+    assert!(src.read(&mut frame).unwrap());
+    let day = frame.image.clone();
+    let night = night_copy(&day);
+    let det = Detector::load(DetectorSettings::nanodet(model())).unwrap();
+    let mut pre = det.preprocessor();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    pre.run(&day, &mut a).unwrap();
+    assert_eq!(
+        pre.input_id(),
+        pre.id(),
+        "vtest by day is not a night frame"
+    );
+    assert!(!Preprocessor::is_night(pre.input_id()));
+    pre.run(&night, &mut b).unwrap();
+    assert!(
+        Preprocessor::is_night(pre.input_id()),
+        "a grey, dark frame is a night one"
+    );
+    assert!(pre.accepts(pre.input_id()));
+    // Equalised: the night input spreads over about the day input's range; unequalised it
+    // stays squeezed into the dark tone range.
+    let spread = |v: &[f32]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        hi - lo
+    };
+    let mut plain = DetectorSettings::nanodet(model());
+    plain.night.equalize = false;
+    let plain = Detector::load(plain).unwrap();
+    let mut pre_plain = plain.preprocessor();
+    let mut c = Vec::new();
+    pre_plain.run(&night, &mut c).unwrap();
+    assert!(Preprocessor::is_night(pre_plain.input_id()));
+    assert!(
+        spread(&b) > 1.8 * spread(&c),
+        "equalised {} vs plain {}",
+        spread(&b),
+        spread(&c)
+    );
+    // mode = "off" never switches, "on" always does.
+    for (mode, want) in [(NightMode::Off, false), (NightMode::On, true)] {
+        let mut s = DetectorSettings::nanodet(model());
+        s.night.mode = mode;
+        let d = Detector::load(s).unwrap();
+        let mut p = d.preprocessor();
+        let mut v = Vec::new();
+        for img in [&day, &night] {
+            p.run(img, &mut v).unwrap();
+            let _ = img.rows();
+            assert_eq!(Preprocessor::is_night(p.input_id()), want, "{mode:?}");
+        }
+    }
+    // A detector takes either input of its own preprocessing, and refuses a stranger's.
+    let mut det = det;
+    let n = det
+        .detect_prepared(&night, &b, pre.input_id())
+        .unwrap()
+        .len();
+    let again = det.detect(&night).unwrap().len();
+    assert_eq!(n, again, "prepared and self-prepared night inputs agree");
+}
+
+#[test]
+fn per_label_thresholds_are_checked_against_the_model_labels() {
+    support::require_runtime();
+    let mut s = DetectorSettings::nanodet(model());
+    s.score_thresholds = vec![("motorbike".into(), 0.2)];
+    let e = Detector::load(s)
+        .err()
+        .expect("unknown label refused")
+        .to_string();
+    assert!(
+        e.contains("model.score_thresholds names \"motorbike\", which is not one of the labels wardwatch keeps from this model (person, bicycle, car, motorcycle, bus, truck)"),
+        "{e}"
+    );
+    let mut s = DetectorSettings::nanodet(model());
+    s.night.score_thresholds = vec![("Motorcycle".into(), 0.2), ("person".into(), 0.3)];
+    Detector::load(s).expect("names match case-insensitively");
+    // A fixed-size model refuses another input size.
+    let mut s = DetectorSettings::nanodet(model());
+    s.input_size = Some((512, 512));
+    let e = Detector::load(s).err().expect("fixed input").to_string();
+    assert!(
+        e.contains("has a fixed input of 416x416, so model.input_size = [512, 512] cannot apply"),
+        "{e}"
+    );
 }

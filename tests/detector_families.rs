@@ -142,7 +142,7 @@ fn model_that_does_not_fit_its_family_is_refused() {
         );
     }
     // The shipped NanoDet declared as yolov8 is refused too, never decoded as garbage.
-    let nanodet = support::repo().join("models/nanodet-m-416.onnx");
+    let nanodet = support::repo().join("models/nanodet-g-416.onnx");
     let err = Detector::load(DetectorSettings::for_family(Family::Yolov8, &nanodet))
         .err()
         .expect("refused");

@@ -383,7 +383,7 @@ fn vtest_at_2330_with_default_thresholds_raises_no_false_alarm() {
         );
     let text = format!(
         "[model]\npath = {:?}\n\n{text}",
-        support::repo().join("models/nanodet-m-416.onnx")
+        support::repo().join("models/nanodet-g-416.onnx")
     );
     let cfg = dir.path().join("vtest.toml");
     std::fs::write(&cfg, text).unwrap();

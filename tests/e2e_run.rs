@@ -25,7 +25,7 @@ name = "ward7"
 url = "mqtt://127.0.0.1:{port}"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 
@@ -153,7 +153,7 @@ name = "ward8"
 url = "mqtt://127.0.0.1:{port}"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 [[camera]]

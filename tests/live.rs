@@ -52,7 +52,7 @@ name = "live"
 url = "mqtt://127.0.0.1:{port}"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 {model}
 [evidence]
 dir = "snaps"

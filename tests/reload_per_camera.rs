@@ -46,7 +46,7 @@ name = "reload"
 url = "mqtt://127.0.0.1:1"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 [[camera]]

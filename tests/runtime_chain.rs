@@ -31,7 +31,7 @@ impl Console for Count {
 
 fn chain(opts: WorkerOptions) -> Chain {
     let detector = Detector::load(DetectorSettings::nanodet(
-        support::repo().join("models/nanodet-m-416.onnx"),
+        support::repo().join("models/nanodet-g-416.onnx"),
     ))
     .expect("model loads");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

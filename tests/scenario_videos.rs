@@ -26,7 +26,7 @@ fn config(dir: &Path) -> std::path::PathBuf {
             r#"[site]
 name = "scenes"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 [[camera]]
@@ -275,8 +275,9 @@ fn a_straight_rider_fires_nothing_by_day_or_night() {
 }
 
 #[test]
-#[ignore = "known limitation: at night the shipped NanoDet finds the composed motorbike in about 2% of frames at score 0.35 (docs/scenarios.md), so night weaving is not detected"]
 fn a_weaving_motorbike_by_night_fires_one_weaving_event() {
+    // Needs the night profile (equalisation, night thresholds) and the track-level
+    // confidence: without them the motorbike is found in 2 % of the frames (docs/night.md).
     let events = events_of(scenegen::weaving_motorbike(Lighting::Night), "weave_night");
     assert_eq!(
         events
@@ -286,4 +287,47 @@ fn a_weaving_motorbike_by_night_fires_one_weaving_event() {
         1,
         "{events:#?}"
     );
+}
+
+/// Weaving incidents of a replay of the traffic scene, each as (start s, zig-zag pass?):
+/// the pass whose time window holds the incident's start.
+fn traffic_weaving(lighting: Lighting, name: &str) -> Vec<(f64, bool)> {
+    let events = events_of(scenegen::motorbike_traffic(lighting), name);
+    assert!(phases(&events, "gathering").is_empty(), "{events:#?}");
+    let windows = scenegen::traffic_windows();
+    let t0: jiff::Timestamp = "2026-11-26T23:00:00+07:00".parse().unwrap();
+    let t0 = t0.as_millisecond() as f64 / 1000.0;
+    events
+        .iter()
+        .filter(|e| e["rule"] == "weaving" && e["phase"] == "start")
+        .map(|e| {
+            let t = secs(e, "started_utc") - t0;
+            let zigzag = windows
+                .iter()
+                .any(|&(a, b, z)| z && t >= a - 0.5 && t <= b + 0.5);
+            (t, zigzag)
+        })
+        .collect()
+}
+
+#[test]
+fn ten_motorbike_passes_by_day_alert_once_per_zigzag_and_never_for_straight_riders() {
+    let w = traffic_weaving(Lighting::Day, "traffic_day");
+    assert_eq!(w.len(), 5, "{w:?}");
+    assert!(
+        w.iter().all(|&(_, z)| z),
+        "an alert outside a zig-zag pass: {w:?}"
+    );
+}
+
+#[test]
+fn ten_motorbike_passes_by_night_raise_no_false_alert() {
+    // At night the small model still misses a quarter of the motorbike's frames: 2 to 3 of
+    // the 5 zig-zag passes are alerted (docs/night.md). None may be a straight rider.
+    let w = traffic_weaving(Lighting::Night, "traffic_night");
+    assert!(
+        w.iter().all(|&(_, z)| z),
+        "an alert outside a zig-zag pass: {w:?}"
+    );
+    assert!(w.len() >= 2, "{w:?}");
 }

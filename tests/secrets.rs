@@ -42,7 +42,7 @@ name = "secret"
 url = "mqtt://127.0.0.1:{port}"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 [runtime]

@@ -99,7 +99,7 @@ name = "soak"
 url = "mqtt://127.0.0.1:{port}"
 outbox_dir = "outbox"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps"
 max_files = {MAX_SNAPSHOTS}

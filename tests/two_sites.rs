@@ -23,7 +23,7 @@ url = "mqtt://127.0.0.1:{port}"
 keep_alive = "5s"
 outbox_dir = "outbox-{site}"
 [model]
-path = "{repo}/models/nanodet-m-416.onnx"
+path = "{repo}/models/nanodet-g-416.onnx"
 [evidence]
 dir = "snaps-{site}"
 [[camera]]

@@ -27,7 +27,7 @@ Prints one row per video and class: per class recall = TP / (TP + FN) and precis
 mean IoU of the hits, and recall per actor.
 
 Needs: onnxruntime, opencv-python-headless, numpy.
-Usage: eval_scenes.py [--model models/nanodet-m-416.onnx] [--score 0.35] [--json OUT.json]
+Usage: eval_scenes.py [--model models/nanodet-g-416.onnx] [--score 0.35] [--json OUT.json]
                       [--snapshots SNAP_DIR [--every N]] [DIR (/tmp/scenes)]
   --snapshots writes every Nth frame (default 50) as PNG with ground truth (green),
   hits (blue) and false positives (red) drawn, for looking at.
@@ -44,59 +44,21 @@ import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_decode  # noqa: E402
-from reference_decode import MEAN, SIZE, STD, decode, iou  # noqa: E402
+from reference_decode import MEAN, SIZE, STD, decode  # noqa: E402
 
-PERSON, VEHICLE = 1, 3  # MOT class tags in the ground truth
+from scene_metrics import IOU_MATCH, PERSON, VEHICLE, Scorer, read_mot  # noqa: E402
+
 LABEL_CLASS = {0: PERSON, 1: VEHICLE, 2: VEHICLE, 3: VEHICLE, 5: VEHICLE, 7: VEHICLE}
-IOU_MATCH = 0.5
-IGNORE_BELOW = 0.5  # of the actor's largest box area
 STATIC_SCORE = 0.15
 
 
 def read_gt(path):
-    gt = {}
-    for line in open(path):
-        f = line.strip().split(",")
-        if len(f) < 8:
-            continue
-        frame, aid = int(f[0]), int(f[1])
-        x, y, w, h = map(float, f[2:6])
-        gt.setdefault(frame, []).append(dict(actor=aid, cls=int(f[7]), box=[x, y, x + w, y + h]))
-    return gt
-
-
-def area(b):
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
-
-
-def greedy(dets, gts):
-    """Pairs (det index, gt index), class-aware, IoU >= IOU_MATCH, best IoU first."""
-    cand = []
-    for i, d in enumerate(dets):
-        for j, g in enumerate(gts):
-            if d["cls"] == g["cls"]:
-                v = iou(d["box"], g["box"])
-                if v >= IOU_MATCH:
-                    cand.append((v, i, j))
-    cand.sort(reverse=True)
-    used_d, used_g, pairs = set(), set(), []
-    for v, i, j in cand:
-        if i not in used_d and j not in used_g:
-            used_d.add(i)
-            used_g.add(j)
-            pairs.append((i, j, v))
-    return pairs
+    return read_mot(path)
 
 
 def evaluate(sess, video, gt, score, snap_dir=None, every=50):
-    maxarea = {}
-    for rows in gt.values():
-        for g in rows:
-            maxarea[g["actor"]] = max(maxarea.get(g["actor"], 0.0), area(g["box"]))
     cap = cv2.VideoCapture(video, cv2.CAP_FFMPEG)
-    static = []
-    st = {c: dict(tp=0, fn=0, fp=0, dup=0, static=0, ious=[]) for c in (PERSON, VEHICLE)}
-    per_actor = {}
+    scorer = Scorer(gt)
     frame = 0
     while True:
         ok, img = cap.read()
@@ -111,41 +73,9 @@ def evaluate(sess, video, gt, score, snap_dir=None, every=50):
         low = [dict(cls=LABEL_CLASS[d["label"]], box=d["box"], score=d["score"])
                for d in decode(sess.run(None, {sess.get_inputs()[0].name: x}), fw, fh)]
         dets = [d for d in low if d["score"] >= score]
-        gts = gt.get(frame, [])
-        if not gts:
-            static.extend(low)
-        for g in gts:
-            g["ignore"] = area(g["box"]) < IGNORE_BELOW * maxarea[g["actor"]]
-        pairs = greedy(dets, gts)
-        matched_d = {i for i, _, _ in pairs}
-        matched_g = {j for _, j, _ in pairs}
-        for i, j, v in pairs:
-            g = gts[j]
-            if g["ignore"]:
-                continue
-            st[g["cls"]]["tp"] += 1
-            st[g["cls"]]["ious"].append(v)
-            per_actor.setdefault(g["actor"], [0, 0])[0] += 1
-        for j, g in enumerate(gts):
-            if j not in matched_g and not g["ignore"]:
-                st[g["cls"]]["fn"] += 1
-                per_actor.setdefault(g["actor"], [0, 0])[1] += 1
-        fps = []
-        for i, d in enumerate(dets):
-            if i in matched_d:
-                continue
-            if any(s["cls"] == d["cls"] and iou(s["box"], d["box"]) >= IOU_MATCH for s in static):
-                st[d["cls"]]["static"] += 1
-                continue
-            if any(g["cls"] == d["cls"] and g["ignore"] and iou(g["box"], d["box"]) >= IOU_MATCH
-                   for g in gts):
-                continue
-            st[d["cls"]]["fp"] += 1
-            fps.append(d)
-            if any(gts[j]["cls"] == d["cls"] and iou(gts[j]["box"], d["box"]) >= IOU_MATCH
-                   for j in matched_g):
-                st[d["cls"]]["dup"] += 1
+        pairs, fps = scorer.frame(frame, dets, low)
         if snap_dir and frame % every == 0:
+            gts = gt.get(frame, [])
             im = img.copy()
             box = lambda b: (tuple(int(round(v)) for v in b[:2]), tuple(int(round(v)) for v in b[2:]))
             for g in gts:
@@ -157,7 +87,7 @@ def evaluate(sess, video, gt, score, snap_dir=None, every=50):
                 cv2.putText(im, f"{d['score']:.2f}", box(d["box"])[0], cv2.FONT_HERSHEY_PLAIN, 0.8, (0, 0, 255))
             name = os.path.basename(video)[:-4]
             cv2.imwrite(os.path.join(snap_dir, f"{name}_{frame:04d}.png"), im)
-    return frame, st, per_actor
+    return frame, scorer.st, scorer.per_actor
 
 
 def ratio(a, b):
@@ -168,7 +98,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", nargs="?", default="/tmp/scenes")
-    ap.add_argument("--model", default=os.path.join(os.path.dirname(here), "models", "nanodet-m-416.onnx"))
+    ap.add_argument("--model", default=os.path.join(os.path.dirname(here), "models", "nanodet-g-416.onnx"))
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument("--score", type=float, default=reference_decode.SCORE, help="score threshold (0.35)")
     ap.add_argument("--snapshots", help="write annotated frames here")

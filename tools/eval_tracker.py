@@ -197,7 +197,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     config = work / "moteval.toml"
     fps = FPS / a.every
-    text = CONFIG.format(work=work, model=repo / "models/nanodet-m-416.onnx", fps=f"{fps:g}")
+    text = CONFIG.format(work=work, model=repo / "models/nanodet-g-416.onnx", fps=f"{fps:g}")
     if a.tracker:
         text += "\n[tracker]\n" + "\n".join(a.tracker) + "\n"
     config.write_text(text)

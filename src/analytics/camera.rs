@@ -111,6 +111,7 @@ impl CameraAnalytics {
         frame_size: (u32, u32),
         detections: &[crate::types::Detection],
     ) -> Vec<IncidentEvent> {
+        self.tracker.set_frame_size(frame_size);
         let tracks = self.tracker.update(ts, detections);
         let calibration = self.calibration;
         let to_metres = move |p: (f32, f32)| {

@@ -23,6 +23,7 @@ use crate::analytics::loitering::{self, LoiteringParams};
 use crate::analytics::schedule::Schedule;
 use crate::analytics::weaving::{self, WeavingParams};
 use crate::analytics::zone::Polygon;
+use crate::detect::NightMode;
 use crate::detect::{
     ClassMap, DecodeParams, DetectorSettings, ExecutionProvider, Fallback, Family, Resize,
 };
@@ -233,6 +234,20 @@ struct RawModel {
     yolox_decoded: Option<bool>,
     person_classes: Option<Vec<i64>>,
     vehicle_classes: Option<Vec<i64>>,
+    score_thresholds: Option<std::collections::BTreeMap<String, f64>>,
+    vehicle_nms: Option<String>,
+    #[serde(default)]
+    night: RawNight,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNight {
+    mode: Option<String>,
+    equalize: Option<bool>,
+    max_chroma: Option<f64>,
+    max_luma: Option<f64>,
+    score_thresholds: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,6 +262,8 @@ struct RawTracker {
     lost_buffer: Option<Seconds>,
     vehicle_max_speed: Option<f64>,
     person_max_speed: Option<f64>,
+    vehicle_high_score: Option<f64>,
+    vehicle_confirm_score: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -920,7 +937,7 @@ impl Validator<'_> {
         let before = self.issues.len();
         let path = resolve(
             base,
-            m.path.as_deref().unwrap_or("../models/nanodet-m-416.onnx"),
+            m.path.as_deref().unwrap_or("../models/nanodet-g-416.onnx"),
         );
         // Whether the file is there is checked when the model is loaded (exit 1, like
         // any other missing file), not here: the config itself is fine.
@@ -1053,11 +1070,75 @@ impl Validator<'_> {
         s.runtime_library = runtime_library;
         s.intra_threads = threads.clamp(1, 64) as usize;
         s.intra_spinning = m.intra_op_spinning.unwrap_or(false);
+        let joint = match m.vehicle_nms.as_deref() {
+            None | Some("joint") => true,
+            Some("per_label") => false,
+            Some(other) => {
+                self.issue(
+                    &k("vehicle_nms"),
+                    format!("{other:?} is not a choice: use \"joint\" (one NMS across vehicle labels, the default) or \"per_label\""),
+                );
+                true
+            }
+        };
         s.decode = DecodeParams {
             score_threshold: score as f32,
             nms_iou: iou as f32,
             max_detections: max_det.clamp(1, 1000) as usize,
+            joint_vehicle_nms: joint,
         };
+        let mut table = |path: Vec<Seg>, t: &std::collections::BTreeMap<String, f64>| {
+            let mut out = Vec::new();
+            for (name, v) in t {
+                if !(*v > 0.0 && *v < 1.0) {
+                    // Paths name static keys; a bad entry of a table the user named is rare
+                    // enough to leak its name for the message.
+                    let mut p = path.clone();
+                    p.push(Seg::Key(Box::leak(name.clone().into_boxed_str())));
+                    self.issue(&p, format!("{v} is out of range: use a score in (0, 1)"));
+                }
+                out.push((name.clone(), *v as f32));
+            }
+            out
+        };
+        if let Some(t) = &m.score_thresholds {
+            s.score_thresholds = table(k("score_thresholds").to_vec(), t);
+        }
+        let nk = |f: &'static str| [Seg::Key("model"), Seg::Key("night"), Seg::Key(f)];
+        if let Some(t) = &m.night.score_thresholds {
+            s.night.score_thresholds = table(nk("score_thresholds").to_vec(), t);
+        }
+        s.night.mode = match m.night.mode.as_deref() {
+            None | Some("auto") => NightMode::Auto,
+            Some("on") => NightMode::On,
+            Some("off") => NightMode::Off,
+            Some(other) => {
+                self.issue(
+                    &nk("mode"),
+                    format!("{other:?} is not a choice: use \"auto\" (per frame: grey or dark frames, the default), \"on\" or \"off\""),
+                );
+                NightMode::Auto
+            }
+        };
+        s.night.equalize = m.night.equalize.unwrap_or(true);
+        for (field, v, slot, default) in [
+            (
+                "max_chroma",
+                m.night.max_chroma,
+                &mut s.night.max_chroma,
+                6.0,
+            ),
+            ("max_luma", m.night.max_luma, &mut s.night.max_luma, 70.0),
+        ] {
+            let x = v.unwrap_or(default);
+            if !(0.0..=255.0).contains(&x) {
+                self.issue(
+                    &nk(field),
+                    format!("{x} is out of range: use 0 to 255 (default {default})"),
+                );
+            }
+            *slot = x as f32;
+        }
         (self.issues.len() == before).then_some(s)
     }
 
@@ -1150,7 +1231,21 @@ impl Validator<'_> {
             d.vehicle_max_speed,
         );
         let person_max_speed = speed("person_max_speed", t.person_max_speed, d.person_max_speed);
+        let vehicle_high = self.unit(
+            &k("vehicle_high_score"),
+            t.vehicle_high_score,
+            d.vehicle_high_score as f64,
+            &d.vehicle_high_score.to_string(),
+        );
+        let vehicle_confirm = self.unit(
+            &k("vehicle_confirm_score"),
+            t.vehicle_confirm_score,
+            d.vehicle_confirm_score as f64,
+            &d.vehicle_confirm_score.to_string(),
+        );
         (self.issues.len() == before).then_some(TrackerConfig {
+            vehicle_high_score: vehicle_high as f32,
+            vehicle_confirm_score: vehicle_confirm as f32,
             vehicle_max_speed,
             person_max_speed,
             high_score: high as f32,

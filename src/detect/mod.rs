@@ -24,7 +24,7 @@ use ort::value::TensorRef;
 use crate::types::{Detection, ObjectClass};
 
 pub use letterbox::{InputMap, Resize};
-pub use preprocess::Preprocessor;
+pub use preprocess::{NightMode, NightSettings, Preprocessor};
 pub use provider::{ExecutionProvider, Fallback, ProviderSettings};
 
 /// COCO-80 class names, index = label.
@@ -115,11 +115,27 @@ pub const COCO_CLASSES: [&str; 80] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassMap {
     entries: Vec<(u16, ObjectClass)>,
+    /// Score threshold per entry (same order); empty: `DecodeParams::score_threshold` for all.
+    min_scores: Vec<f32>,
 }
 
 impl ClassMap {
     pub fn new(entries: Vec<(u16, ObjectClass)>) -> Self {
-        Self { entries }
+        Self {
+            entries,
+            min_scores: Vec::new(),
+        }
+    }
+    /// The same labels with one score threshold per entry.
+    pub fn with_min_scores(mut self, min_scores: Vec<f32>) -> Self {
+        if min_scores.len() == self.entries.len() {
+            self.min_scores = min_scores;
+        }
+        self
+    }
+    /// The score threshold of entry `i`, `default` when none was set.
+    pub fn min_score(&self, i: usize, default: f32) -> f32 {
+        self.min_scores.get(i).copied().unwrap_or(default)
     }
     /// COCO: person → Person; bicycle, car, motorcycle, bus, truck → Vehicle.
     pub fn coco_default() -> Self {
@@ -171,6 +187,9 @@ pub struct DecodeParams {
     pub nms_iou: f32,
     /// At most this many detections per frame survive NMS (default 100).
     pub max_detections: usize,
+    /// One NMS across all vehicle labels (a motorbike is not also a bicycle); `false`: per
+    /// label.
+    pub joint_vehicle_nms: bool,
 }
 
 impl Default for DecodeParams {
@@ -179,6 +198,7 @@ impl Default for DecodeParams {
             score_threshold: 0.35,
             nms_iou: 0.45,
             max_detections: 100,
+            joint_vehicle_nms: true,
         }
     }
 }
@@ -239,10 +259,15 @@ pub struct DetectorSettings {
     /// Most frames (of different cameras) per inference; needs a model with a dynamic
     /// batch dimension. 1: one frame at a time.
     pub batch: usize,
+    /// Per-label score thresholds (label name → threshold) on day frames; labels not listed
+    /// use `decode.score_threshold`.
+    pub score_thresholds: Vec<(String, f32)>,
+    /// The night profile (per-frame equalisation and night thresholds).
+    pub night: NightSettings,
 }
 
 impl DetectorSettings {
-    /// The shipped NanoDet-m 416 with its documented normalisation.
+    /// The shipped NanoDet-g 416 with its documented normalisation.
     pub fn nanodet(model_path: impl Into<PathBuf>) -> Self {
         Self::for_family(Family::Nanodet, model_path)
     }
@@ -276,6 +301,8 @@ impl DetectorSettings {
             input_size: None,
             yolox_decoded: false,
             batch: 1,
+            score_thresholds: Vec::new(),
+            night: NightSettings::default(),
         }
     }
 }
@@ -328,6 +355,8 @@ pub struct Detector {
     session: Session,
     settings: DetectorSettings,
     classes: ClassMap,
+    /// The same labels with the night profile's thresholds.
+    classes_night: ClassMap,
     input_w: usize,
     input_h: usize,
     num_classes: usize,
@@ -465,9 +494,14 @@ impl Detector {
         };
         match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(model_err(
-                    "not found. Check model.path in the config (relative paths are relative to the working directory), or run `make setup`".into(),
-                ));
+                let renamed = path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("nanodet-m-416"));
+                return Err(model_err(if renamed {
+                    "not found. The shipped model was renamed to models/nanodet-g-416.onnx (it is NanoDet-g, not NanoDet-m; the dynamic copies to nanodet-g-416-dynamic.onnx and nanodet-g-dynamic-size.onnx): update model.path".into()
+                } else {
+                    "not found. Check model.path in the config (relative paths are relative to the working directory), or run `make setup`".into()
+                }));
             }
             Err(e) => return Err(model_err(format!("cannot read ({e})"))),
             Ok(m) if m.is_dir() => {
@@ -546,12 +580,71 @@ impl Detector {
                 "none of its classes {meta_names:?} is a person or vehicle; set model.person_classes / model.vehicle_classes"
             )));
         }
+        if let Some(size) = settings.input_size
+            && let [_, _, h, w] = in_shape.as_slice()
+            && *h > 0
+            && *w > 0
+            && size != (*w as usize, *h as usize)
+        {
+            return Err(model_err(format!(
+                "has a fixed input of {w}x{h}, so model.input_size = [{}, {}] cannot apply: use the dynamic-size copy (`make setup` builds models/nanodet-g-416-dynamic.onnx) or remove model.input_size",
+                size.0, size.1
+            )));
+        }
+        let label_name = |label: u16| -> String {
+            match &meta_names {
+                Some(n) => n.get(label as usize).cloned().unwrap_or_default(),
+                None => Detector::label_name(label).to_string(),
+            }
+        };
+        let default_night = NightSettings::default().score_thresholds;
+        let thresholds = |table: &[(String, f32)], field: &str, base: &dyn Fn(usize) -> f32| {
+            let names: Vec<String> = classes
+                .entries()
+                .iter()
+                .map(|(l, _)| label_name(*l))
+                .collect();
+            // The built-in night table may name labels a custom model lacks; a table the
+            // user wrote may not.
+            let strict = table != default_night.as_slice();
+            if let Some((bad, _)) = table
+                .iter()
+                .find(|(n, _)| strict && !names.iter().any(|m| m.eq_ignore_ascii_case(n)))
+            {
+                return Err(model_err(format!(
+                    "{field} names {bad:?}, which is not one of the labels wardwatch keeps from this model ({}): use one of those names",
+                    names.join(", ")
+                )));
+            }
+            Ok((0..names.len())
+                .map(|i| {
+                    table
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(&names[i]))
+                        .map_or_else(|| base(i), |(_, t)| *t)
+                })
+                .collect::<Vec<f32>>())
+        };
+        let global = settings.decode.score_threshold;
+        let day = thresholds(
+            &settings.score_thresholds,
+            "model.score_thresholds",
+            &|_| global,
+        )?;
+        let night = thresholds(
+            &settings.night.score_thresholds,
+            "model.night.score_thresholds",
+            &|i| day[i],
+        )?;
+        let classes_night = classes.clone().with_min_scores(night);
+        let classes = classes.with_min_scores(day);
 
         let settings_prep = settings.clone();
         let mut det = Detector {
             session,
             settings,
             classes,
+            classes_night,
             input_w,
             input_h,
             num_classes: 0,
@@ -666,7 +759,7 @@ impl Detector {
         use opencv::prelude::MatTraitConst;
         let t0 = Instant::now();
         let shape = [1, 3, self.input_h, self.input_w];
-        let ready = input_id == self.prep.id() && input.len() == 3 * self.input_w * self.input_h;
+        let ready = self.prep.accepts(input_id) && input.len() == 3 * self.input_w * self.input_h;
         let map = if ready {
             if frame.empty() {
                 return Err(DetectError::Frame("empty frame".into()));
@@ -681,6 +774,11 @@ impl Detector {
         } else {
             self.input.as_slice().expect("input tensor is contiguous")
         };
+        let night = if ready {
+            Preprocessor::is_night(input_id)
+        } else {
+            self.prep.last_night()
+        };
         let t1 = Instant::now();
         let outputs = run_session(&mut self.session, shape, data)?;
         let t2 = Instant::now();
@@ -690,7 +788,11 @@ impl Detector {
             &raw[..n],
             self.num_classes,
             &self.settings,
-            &self.classes,
+            if night {
+                &self.classes_night
+            } else {
+                &self.classes
+            },
             (self.input_w, self.input_h),
             &map,
             &mut self.detections,
@@ -743,7 +845,7 @@ impl Detector {
         self.batch_input.resize(b * len, 0.0);
         let mut maps = Vec::with_capacity(b);
         for (i, (img, input, id)) in frames.iter().enumerate() {
-            if *id != self.prep.id() || input.len() != len || img.empty() {
+            if !self.prep.accepts(*id) || input.len() != len || img.empty() {
                 return Err(DetectError::Frame(format!(
                     "frame {i} of a batch has no input prepared for this model"
                 )));
@@ -779,7 +881,11 @@ impl Detector {
                 &raw[..n],
                 self.num_classes,
                 &self.settings,
-                &self.classes,
+                if Preprocessor::is_night(frames[k].2) {
+                    &self.classes_night
+                } else {
+                    &self.classes
+                },
                 (self.input_w, self.input_h),
                 map,
                 &mut self.detections,
@@ -828,7 +934,11 @@ impl Detector {
             &slices,
             self.num_classes,
             &self.settings,
-            &self.classes,
+            if self.prep.last_night() {
+                &self.classes_night
+            } else {
+                &self.classes
+            },
             (self.input_w, self.input_h),
             &raw.map,
             &mut self.detections,
@@ -1021,6 +1131,7 @@ fn decode_outputs(
         dets,
         settings.decode.nms_iou,
         settings.decode.max_detections,
+        settings.decode.joint_vehicle_nms,
     );
     Ok(())
 }

@@ -39,9 +39,11 @@ pub fn decode(
             let scores = &lv.cls[i * num_classes..(i + 1) * num_classes];
             // Best wanted class for this cell.
             let mut best: Option<(usize, f32)> = None;
-            for &(label, _) in classes.entries() {
+            for (e, &(label, _)) in classes.entries().iter().enumerate() {
                 let s = scores[label as usize];
-                if s >= params.score_threshold && best.is_none_or(|(_, b)| s > b) {
+                if s >= classes.min_score(e, params.score_threshold)
+                    && best.is_none_or(|(_, b)| s > b)
+                {
                     best = Some((label as usize, s));
                 }
             }
@@ -123,6 +125,7 @@ mod tests {
             score_threshold: 0.35,
             nms_iou: 0.45,
             max_detections: 100,
+            joint_vehicle_nms: true,
         };
         let classes = ClassMap::new(vec![(0, ObjectClass::Person)]);
         let mut out = Vec::new();
@@ -132,5 +135,34 @@ mod tests {
         // centre (12, 12) → box (-4, -4, 28, 28), x scaled ×2
         assert_eq!((b.x1, b.y1, b.x2, b.y2), (-8.0, -4.0, 56.0, 28.0));
         assert_eq!(out[0].label, 0);
+    }
+
+    #[test]
+    fn per_class_thresholds() {
+        // One cell, scores 0.3 for class 0 (person) and 0.25 for class 1 (motorcycle).
+        let cls = vec![0.3f32, 0.25];
+        let reg = vec![0f32; 16];
+        let lv = || Level {
+            stride: 8,
+            grid_w: 1,
+            grid_h: 1,
+            cls: &cls,
+            reg: &reg,
+        };
+        let params = DecodeParams::default(); // 0.35
+        let entries = vec![(0, ObjectClass::Person), (1, ObjectClass::Vehicle)];
+        let mut out = Vec::new();
+        let classes = ClassMap::new(entries.clone());
+        decode(&[lv()], 2, 3, &params, &classes, (1.0, 1.0), &mut out);
+        assert!(out.is_empty(), "both under the global 0.35");
+        // Night: motorcycle at 0.2 passes; the person (0.3 < 0.35) still does not win the cell.
+        let night = ClassMap::new(entries.clone()).with_min_scores(vec![0.35, 0.2]);
+        decode(&[lv()], 2, 3, &params, &night, (1.0, 1.0), &mut out);
+        assert_eq!((out.len(), out[0].label, out[0].score), (1, 1, 0.25));
+        // The best passing class wins the cell.
+        out.clear();
+        let both = ClassMap::new(entries).with_min_scores(vec![0.3, 0.2]);
+        decode(&[lv()], 2, 3, &params, &both, (1.0, 1.0), &mut out);
+        assert_eq!((out.len(), out[0].label), (1, 0));
     }
 }

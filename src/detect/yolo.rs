@@ -133,8 +133,11 @@ pub fn decode_yolov8(
     let (nc, n) = check_yolov8_shape(shape)?;
     check_len("yolov8", out, shape, 4 + nc, n)?;
     check_labels(classes, nc)?;
-    let thr = params.score_threshold;
     let entries = classes.entries();
+    // The lowest per-class threshold filters; each class's own is checked after.
+    let thr = (0..entries.len())
+        .map(|i| classes.min_score(i, params.score_threshold))
+        .fold(f32::INFINITY, f32::min);
     let (boxes, scores) = out.split_at(4 * n);
     let mut block_max = [0f32; BLOCK];
     let mut start = 0;
@@ -152,12 +155,16 @@ pub fn decode_yolov8(
         for (i, &score) in block_max.iter().enumerate().filter(|(_, s)| **s >= thr) {
             let a = start + i;
             // First wanted class holding the maximum (the first entry wins a tie).
-            let Some(&(label, class)) = entries
+            let Some((k, &(label, class))) = entries
                 .iter()
-                .find(|(l, _)| scores[*l as usize * n + a] == score)
+                .enumerate()
+                .find(|(_, (l, _))| scores[*l as usize * n + a] == score)
             else {
                 continue;
             };
+            if score < classes.min_score(k, params.score_threshold) {
+                continue;
+            }
             if let Some(bbox) = to_frame_box(
                 map,
                 boxes[a],
@@ -202,8 +209,11 @@ pub fn decode_yolox(
     let row_len = 5 + nc;
     check_len("yolox", out, shape, n, row_len)?;
     check_labels(classes, nc)?;
-    let thr = params.score_threshold;
     let entries = classes.entries();
+    // The lowest per-class threshold filters; each class's own is checked after.
+    let thr = (0..entries.len())
+        .map(|i| classes.min_score(i, params.score_threshold))
+        .fold(f32::INFINITY, f32::min);
 
     // Score and class of one row, if it passes.
     let score_of = |row: &[f32]| -> Option<(f32, usize)> {
@@ -222,7 +232,7 @@ pub fn decode_yolox(
             }
         }
         let score = obj * cls;
-        (score >= thr).then_some((score, k))
+        (score >= classes.min_score(k, params.score_threshold)).then_some((score, k))
     };
     let mut push = |score: f32, k: usize, bbox: Option<BBox>| {
         if let Some(bbox) = bbox {

@@ -35,7 +35,7 @@ impl Prepare for FramePrep {
         if let Some(p) = self.pre.as_mut() {
             // A frame the preprocessing refuses is left to the worker, which reports it.
             if p.run(&f.image, &mut f.prepared.input).is_ok() {
-                f.prepared.input_id = p.id();
+                f.prepared.input_id = p.input_id();
             }
         }
         match self.motion_width {

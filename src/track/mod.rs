@@ -92,9 +92,27 @@ pub struct TrackerConfig {
     pub vehicle_max_speed: f32,
     /// The same for people. 0 turns the stage off for people.
     pub person_max_speed: f32,
+    /// Vehicles' `high_score` and `new_track_score`, when lower: a vehicle detection with at
+    /// least this score takes part in the first stage (so it can revive a lost track) and,
+    /// unmatched, starts a tentative track, confirmed on its mean score (below). A motorbike
+    /// at night scores 0.2–0.4 frame by frame. A tentative track is not started from a box
+    /// below `new_track_score` next to a vehicle already tracked (a part or a duplicate of
+    /// it). Set it to `high_score` or above to treat vehicles like people.
+    pub vehicle_high_score: f32,
+    /// A vehicle track is confirmed only when, after `min_hits` matches, the mean score of
+    /// its matched detections is at least this.
+    pub vehicle_confirm_score: f32,
 }
 
 impl TrackerConfig {
+    /// The score from which a detection of `class` is "high" (first stage, track births).
+    pub fn high_score_for(&self, class: ObjectClass) -> f32 {
+        match class {
+            ObjectClass::Vehicle => self.high_score.min(self.vehicle_high_score),
+            ObjectClass::Person => self.high_score,
+        }
+    }
+
     /// The motion stage's speed limit for `class`, in box sizes per second.
     pub fn max_speed(&self, class: ObjectClass) -> f32 {
         match class {
@@ -109,6 +127,16 @@ pub const MOTION_SLACK: f32 = 0.5;
 /// Elapsed time beyond this (s) does not widen the motion gate further: a track lost for
 /// longer is found near its prediction or not at all.
 pub const MOTION_MAX_ELAPSED_S: f64 = 0.6;
+/// A tentative (unconfirmed) vehicle track is kept through a detection dropout this long (s):
+/// one missed frame at 5 fps, two at 10 fps. Tentative people die at their first miss
+/// (ByteTrack).
+pub const TENTATIVE_VEHICLE_GAP_S: f64 = 0.3;
+/// A low-score detection starts a tentative track only at least this many box sizes (of each
+/// live track of its class) away from every live track of its class.
+pub const LOW_BIRTH_CLEARANCE: f32 = 1.5;
+/// The motion stage's gate, in box sizes around the prediction, for a track that is already
+/// coasting.
+pub const LOST_GATE_SIZES: f32 = 1.5;
 /// A detection whose size (√area) differs from the track's last observation by more than
 /// this factor is not the same object for the motion stage.
 pub const MOTION_SIZE_RATIO: f32 = 1.6;
@@ -129,6 +157,8 @@ impl Default for TrackerConfig {
             lost_buffer_s: 2.0,
             vehicle_max_speed: 8.0,
             person_max_speed: 0.0,
+            vehicle_high_score: 0.2,
+            vehicle_confirm_score: 0.25,
         }
     }
 }
@@ -148,6 +178,8 @@ struct TrackState {
     was_tracked: bool,
     /// The detection box of the last match (the observation, not the filtered box).
     last_obs: BBox,
+    /// Sum of the matched detections' scores (track-level confidence = sum / hits).
+    score_sum: f32,
 }
 
 /// One association stage: assign `cands` detections to the `pool` tracks at `boxes` by IoU
@@ -212,6 +244,8 @@ pub struct Tracker {
     /// Tracker time in seconds: sum of the non-negative steps between updates.
     clock: f64,
     buf: Buffers,
+    /// The frame size, when known: a coasting track predicted outside it has left.
+    frame: Option<(f32, f32)>,
 }
 
 fn detection_usable(d: &Detection) -> bool {
@@ -233,7 +267,16 @@ impl Tracker {
             last_ts: None,
             clock: 0.0,
             buf: Buffers::default(),
+            frame: None,
         }
+    }
+
+    /// The size of the frames the detections come from. With it, a track that is not
+    /// matched while its predicted centre is outside the frame is removed at once: the
+    /// object left, and its track must not wait (in the lost buffer) for the next object
+    /// entering there.
+    pub fn set_frame_size(&mut self, size: (u32, u32)) {
+        self.frame = (size.0 > 0 && size.1 > 0).then_some((size.0 as f32, size.1 as f32));
     }
 
     /// Advance to time `ts` with this frame's detections. Returns all live tracks (confirmed
@@ -256,8 +299,15 @@ impl Tracker {
             state,
             buf,
             next_id,
+            frame,
             ..
         } = self;
+        let outside = |b: &BBox| {
+            frame.is_some_and(|(w, h)| {
+                let (cx, cy) = b.center();
+                !(0.0..=w).contains(&cx) || !(0.0..=h).contains(&cy)
+            })
+        };
 
         // 1. Predict.
         buf.predicted.clear();
@@ -277,7 +327,7 @@ impl Tracker {
             if !detection_usable(d) {
                 continue;
             }
-            if d.score >= cfg.high_score {
+            if d.score >= cfg.high_score_for(d.class) {
                 buf.high.push(j);
             } else if d.score >= cfg.low_score {
                 buf.low.push(j);
@@ -304,12 +354,14 @@ impl Tracker {
             &mut buf.det_used,
         );
 
-        // 4. Stage 2: low detections against confirmed tracks that were tracked last frame.
+        // 4. Stage 2: low detections against confirmed tracks that were tracked last frame
+        // (and tentative vehicle tracks, see `vehicle_high_score`).
         buf.pool.clear();
-        buf.pool.extend(
-            (0..tracks.len())
-                .filter(|&i| !tracks[i].matched && tracks[i].confirmed && state[i].was_tracked),
-        );
+        buf.pool.extend((0..tracks.len()).filter(|&i| {
+            !tracks[i].matched
+                && state[i].was_tracked
+                && (tracks[i].confirmed || tracks[i].class == ObjectClass::Vehicle)
+        }));
         match_stage(
             cfg,
             tracks,
@@ -363,10 +415,12 @@ impl Tracker {
         // last observation. IoU cannot link a fast object whose boxes no longer overlap
         // between analysed frames (a motorbike at 5 fps); distance can.
         buf.pool.clear();
-        buf.pool.extend(
-            (0..tracks.len())
-                .filter(|&i| !tracks[i].matched && cfg.max_speed(tracks[i].class) > 0.0),
-        );
+        // (A coasting track predicted outside the frame has left: it claims nothing.)
+        buf.pool.extend((0..tracks.len()).filter(|&i| {
+            !tracks[i].matched
+                && cfg.max_speed(tracks[i].class) > 0.0
+                && (state[i].was_tracked || !outside(&buf.predicted[i]))
+        }));
         if !buf.pool.is_empty() {
             buf.rest.clear();
             buf.rest.extend(
@@ -414,8 +468,18 @@ impl Tracker {
         for r in 0..tracks.len() {
             let keep = if tracks[r].matched {
                 true
-            } else if !tracks[r].confirmed {
+            } else if outside(&buf.predicted[r]) {
                 false
+            } else if !tracks[r].confirmed {
+                // Tentative vehicle tracks survive a dropout of up to TENTATIVE_VEHICLE_GAP_S
+                // (a night motorbike is missed in a quarter of its frames); others die at once.
+                let keep = tracks[r].class == ObjectClass::Vehicle
+                    && clock - state[r].last_match <= TENTATIVE_VEHICLE_GAP_S;
+                if keep {
+                    tracks[r].bbox = buf.predicted[r];
+                    tracks[r].velocity = state[r].kf.velocity();
+                }
+                keep
             } else {
                 // A NaN buffer fails the comparison: removed rather than kept forever.
                 let keep = clock - state[r].last_match <= cfg.lost_buffer_s;
@@ -434,16 +498,35 @@ impl Tracker {
         tracks.truncate(w);
         state.truncate(w);
 
-        // 6. New tracks from unmatched confident detections.
-        for &di in &buf.high {
+        // 6. New tracks from unmatched confident detections (vehicles: from
+        // `vehicle_high_score`, confirmed on their mean score).
+        for &di in buf.high.iter().chain(buf.low.iter()) {
             let d = &detections[di];
             let area = d.bbox.area();
+            let floor = if d.class == ObjectClass::Vehicle {
+                cfg.new_track_score.min(cfg.vehicle_high_score)
+            } else {
+                cfg.new_track_score
+            };
             // A box with zero or overflowing area could never be matched again (IoU 0 or NaN).
             // (`score` is finite here, see `detection_usable`.)
             if buf.det_used[di]
-                || d.score < cfg.new_track_score
-                || cfg.new_track_score.is_nan()
+                || d.score < floor
+                || floor.is_nan()
                 || !(area > 0.0 && area.is_finite())
+            {
+                continue;
+            }
+            // A low-score vehicle box next to a vehicle already tracked is a part or a
+            // duplicate of it (the rider, the front wheel): it starts nothing. Otherwise its
+            // tentative track competes with the real one for the real box in the next frame.
+            if d.score < cfg.new_track_score
+                && tracks.iter().any(|t| {
+                    let (a, b) = (t.bbox.center(), d.bbox.center());
+                    t.class == d.class
+                        && ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
+                            < LOW_BIRTH_CLEARANCE * t.bbox.area().sqrt()
+                })
             {
                 continue;
             }
@@ -457,7 +540,7 @@ impl Tracker {
                 label: d.label,
                 score: d.score,
                 velocity: (0.0, 0.0),
-                confirmed: cfg.min_hits <= 1,
+                confirmed: cfg.min_hits <= 1 && confident(cfg, d.class, d.score, 1),
                 matched: true,
                 first_seen: ts,
                 last_seen: ts,
@@ -468,6 +551,7 @@ impl Tracker {
                 last_match: clock,
                 was_tracked: true,
                 last_obs: d.bbox,
+                score_sum: d.score,
             });
         }
 
@@ -494,11 +578,17 @@ impl Tracker {
 }
 
 /// Weight of the pair (track, detection) in the motion stage: `1 - distance / gate` (scaled
-/// to an integer), 0 when inadmissible. The distance is from the detection's centre to the
+/// to an integer), 0 when inadmissible.
+///
+/// A track matched in the previous update: the distance is from the detection's centre to the
 /// nearer of the track's predicted centre and its last observed centre (observation-centric:
-/// an object that reversed is near where it was, not where the filter expects it). The gate
-/// is `size × (max_speed × elapsed + MOTION_SLACK)`, with `size` = √area of the last
+/// an object that reversed is near where it was, not where the filter expects it), and the
+/// gate is `size × (max_speed × elapsed + MOTION_SLACK)`, with `size` = √area of the last
 /// observation and `elapsed` the time since it, capped at [`MOTION_MAX_ELAPSED_S`].
+///
+/// A track coasting for longer than that: only its predicted centre counts, within
+/// `size × LOST_GATE_SIZES`. Measuring from where a lost object was last seen would hand its
+/// track to the next object arriving there (the next motorbike entering where one left).
 fn motion_weight(
     cfg: &TrackerConfig,
     t: &Track,
@@ -513,7 +603,9 @@ fn motion_weight(
     }
     // Low-score detections only continue tracks that are confirmed and were tracked
     // (ByteTrack's second stage); they never rescue a tentative or lost track.
-    if d.score < cfg.high_score && !(t.confirmed && st.was_tracked) {
+    if d.score < cfg.high_score_for(d.class)
+        && !(st.was_tracked && (t.confirmed || t.class == ObjectClass::Vehicle))
+    {
         return 0;
     }
     let size = st.last_obs.area().sqrt();
@@ -525,11 +617,18 @@ fn motion_weight(
     if !(1.0 / MOTION_SIZE_RATIO..=MOTION_SIZE_RATIO).contains(&ratio) {
         return 0;
     }
-    let elapsed = (clock - st.last_match).clamp(0.0, MOTION_MAX_ELAPSED_S) as f32;
-    let gate = size * (vmax * elapsed + MOTION_SLACK);
     let dist = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
     let c = d.bbox.center();
-    let dc = dist(c, predicted.center()).min(dist(c, st.last_obs.center()));
+    let recent = clock - st.last_match <= MOTION_MAX_ELAPSED_S;
+    let (dc, gate) = if st.was_tracked || recent {
+        let elapsed = (clock - st.last_match).clamp(0.0, MOTION_MAX_ELAPSED_S) as f32;
+        (
+            dist(c, predicted.center()).min(dist(c, st.last_obs.center())),
+            size * (vmax * elapsed + MOTION_SLACK),
+        )
+    } else {
+        (dist(c, predicted.center()), size * LOST_GATE_SIZES)
+    };
     if dc.is_nan() || dc >= gate {
         return 0;
     }
@@ -569,6 +668,7 @@ fn apply_match(
         st.kf.set_velocity(v);
     }
     st.last_obs = d.bbox;
+    st.score_sum += d.score;
     st.hits = st.hits.saturating_add(1);
     st.last_match = clock;
     t.bbox = st.kf.bbox();
@@ -577,9 +677,14 @@ fn apply_match(
     t.label = d.label;
     t.matched = true;
     t.last_seen = ts;
-    if st.hits >= cfg.min_hits {
+    if st.hits >= cfg.min_hits && confident(cfg, t.class, st.score_sum, st.hits) {
         t.confirmed = true;
     }
+}
+
+/// Track-level confidence: vehicles need a mean matched score of `vehicle_confirm_score`.
+fn confident(cfg: &TrackerConfig, class: ObjectClass, score_sum: f32, hits: u32) -> bool {
+    class != ObjectClass::Vehicle || score_sum / hits.max(1) as f32 >= cfg.vehicle_confirm_score
 }
 
 #[cfg(test)]
@@ -642,6 +747,8 @@ mod tests {
         assert_eq!(c.lost_buffer_s, 2.0);
         assert_eq!(c.vehicle_max_speed, 8.0);
         assert_eq!(c.person_max_speed, 0.0);
+        assert_eq!(c.vehicle_high_score, 0.2);
+        assert_eq!(c.vehicle_confirm_score, 0.25);
     }
 
     #[test]
@@ -813,6 +920,138 @@ mod tests {
         assert!(!tr.update(ts(0.5), &[])[0].matched);
         assert!(!tr.update(ts(0.6), &[person(300.0, 300.0, 0.3)])[0].matched);
         assert!(tr.update(ts(0.7), &[d])[0].matched);
+    }
+
+    fn bike(cx: f32, cy: f32, score: f32) -> Detection {
+        det(cx, cy, 80.0, 50.0, score, ObjectClass::Vehicle)
+    }
+
+    #[test]
+    fn night_vehicles_start_tracks_confirmed_on_their_mean_score() {
+        // A night motorbike at 0.3 (below high_score and new_track_score): a track, confirmed
+        // at min_hits because its mean score reaches vehicle_confirm_score.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..3 {
+            let t = tr.update(
+                ts(f as f64 * 0.1),
+                &[bike(100.0 + 10.0 * f as f32, 300.0, 0.3)],
+            );
+            assert_eq!(t.len(), 1);
+            assert_eq!(t[0].confirmed, f == 2, "frame {f}");
+        }
+        // It is lost for 0.5 s, then revived by a 0.25 detection where it is predicted.
+        for f in 3..8 {
+            assert!(!tr.update(ts(f as f64 * 0.1), &[])[0].matched);
+        }
+        let t = tr.update(ts(0.8), &[bike(180.0, 300.0, 0.25)]);
+        assert_eq!((t.len(), t[0].matched), (1, true));
+        // A mean below vehicle_confirm_score never confirms; people at 0.3 start nothing.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..10 {
+            let t = tr.update(
+                ts(f as f64 * 0.1),
+                &[bike(100.0, 300.0, 0.22), person(500.0, 300.0, 0.3)],
+            );
+            assert!(
+                t.iter()
+                    .all(|t| !t.confirmed && t.class == ObjectClass::Vehicle)
+            );
+        }
+        // Turned off (vehicle_high_score at high_score): vehicles are treated like people.
+        let mut tr = Tracker::new(TrackerConfig {
+            vehicle_high_score: 0.5,
+            ..TrackerConfig::default()
+        });
+        for f in 0..5 {
+            assert!(
+                tr.update(ts(f as f64 * 0.1), &[bike(100.0, 300.0, 0.3)])
+                    .is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn a_low_vehicle_box_beside_a_tracked_vehicle_starts_nothing() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..10 {
+            let x = 100.0 + 15.0 * f as f32;
+            // The bike, and a weak partial box of it (its front half) that no stage matches.
+            let t = tr.update(
+                ts(f as f64 * 0.1),
+                &[
+                    bike(x, 300.0, 0.6),
+                    det(x + 60.0, 290.0, 40.0, 40.0, 0.35, ObjectClass::Vehicle),
+                ],
+            );
+            assert_eq!(t.len(), 1, "frame {f}: {t:?}");
+        }
+        // The same weak box far from any track starts a tentative one.
+        let t = tr.update(
+            ts(1.0),
+            &[bike(250.0, 300.0, 0.6), bike(600.0, 100.0, 0.35)],
+        );
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn a_lost_vehicle_does_not_inherit_the_next_one_arriving_where_it_left() {
+        // Bike A rides right and leaves at x ≈ 700; 1 s later bike B appears there, riding
+        // left. A's track coasts on towards the right edge and must not take B.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut a = 0;
+        for f in 0..20 {
+            a = tr.update(
+                ts(f as f64 * 0.1),
+                &[bike(320.0 + 20.0 * f as f32, 300.0, 0.6)],
+            )[0]
+            .id;
+        }
+        for f in 20..30 {
+            tr.update(ts(f as f64 * 0.1), &[]);
+        }
+        let mut b = 0;
+        for f in 30..36 {
+            let t = tr.update(
+                ts(f as f64 * 0.1),
+                &[bike(700.0 - 20.0 * (f - 30) as f32, 305.0, 0.6)],
+            );
+            b = t.iter().find(|t| t.matched).unwrap().id;
+        }
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_track_predicted_outside_the_frame_is_dropped_at_once() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        tr.set_frame_size((768, 576));
+        for f in 0..10 {
+            tr.update(
+                ts(f as f64 * 0.1),
+                &[bike(600.0 + 15.0 * f as f32, 300.0, 0.6)],
+            );
+        }
+        // Last seen at x = 735 moving right at 150 px/s: predicted past 768 at x = 780 (f = 12).
+        let mut gone = None;
+        for f in 10..20 {
+            if tr.update(ts(f as f64 * 0.1), &[]).is_empty() {
+                gone = Some(f);
+                break;
+            }
+        }
+        assert_eq!(
+            gone,
+            Some(12),
+            "removed once its predicted centre left the frame"
+        );
+        // Without a frame size it waits for the lost buffer.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..10 {
+            tr.update(
+                ts(f as f64 * 0.1),
+                &[bike(600.0 + 15.0 * f as f32, 300.0, 0.6)],
+            );
+        }
+        assert_eq!(tr.update(ts(1.5), &[]).len(), 1);
     }
 
     #[test]
@@ -1069,6 +1308,8 @@ mod tests {
             lost_buffer_s: f64::NAN,
             vehicle_max_speed: f32::NAN,
             person_max_speed: f32::INFINITY,
+            vehicle_high_score: f32::NAN,
+            vehicle_confirm_score: f32::NAN,
         });
         for f in 0..5 {
             tr.update(ts(f as f64), &bad);
