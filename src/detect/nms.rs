@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn joint_vehicle_nms_merges_bicycle_and_motorcycle_not_people() {
-        let mut v = |x: f32, score: f32, label: u16, class: ObjectClass| Detection {
+        let v = |x: f32, score: f32, label: u16, class: ObjectClass| Detection {
             bbox: BBox::new(x, 0.0, x + 10.0, 10.0),
             score,
             class,

@@ -289,7 +289,7 @@ impl Preprocessor {
         };
         if night && self.night.equalize {
             let err = |e: opencv::Error| format!("night equalisation failed: {e}");
-            let bytes = self.resized.data_bytes().map_err(|e| err(e))?;
+            let bytes = self.resized.data_bytes().map_err(err)?;
             let (_, chroma) = frame_stats(bytes);
             if chroma <= self.night.max_chroma {
                 // Grey picture: equalise the grey channel, write it back to all three.
