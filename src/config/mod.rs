@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::analytics::debounce::DebounceParams;
 use crate::analytics::gathering::{self, GatheringParams};
 use crate::analytics::loitering::{self, LoiteringParams};
 use crate::analytics::schedule::Schedule;
@@ -296,6 +297,18 @@ struct RawGathering {
     clear_after: Option<Seconds>,
     cooldown: Option<Seconds>,
 }
+
+/// The timing fields of a rule's table, in the order of [`Validator::timing`].
+macro_rules! raw_timing {
+    ($($t:ty),*) => {$(
+        impl $t {
+            fn timing(&self) -> [Option<Seconds>; 5] {
+                [self.min_duration, self.grace, self.update_every, self.clear_after, self.cooldown]
+            }
+        }
+    )*};
+}
+raw_timing!(RawGathering, RawWeaving, RawLoitering);
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1299,6 +1312,54 @@ impl Validator<'_> {
     }
 
     /// Merge zone over site defaults over built-in defaults, then check ranges.
+    /// The five timing fields every rule has: zone value, else site value, else the rule's
+    /// default, each checked to be 0 s to 24 h. Returned as the rule's debouncer settings.
+    fn timing(
+        &mut self,
+        path: &[Seg],
+        zone: [Option<Seconds>; 5],
+        site: [Option<Seconds>; 5],
+        d: DebounceParams,
+    ) -> DebounceParams {
+        let names = [
+            "min_duration",
+            "grace",
+            "update_every",
+            "clear_after",
+            "cooldown",
+        ];
+        let defaults = [
+            d.min_duration_s,
+            d.grace_s,
+            d.update_every_s,
+            d.clear_after_s,
+            d.cooldown_s,
+        ];
+        let mut v = [0.0; 5];
+        for i in 0..5 {
+            let (def, x) = (
+                defaults[i],
+                zone[i].or(site[i]).map(|s| s.0).unwrap_or(defaults[i]),
+            );
+            if !(x.is_finite() && (0.0..=gathering::DURATION_MAX_S).contains(&x)) {
+                let mut p = path.to_vec();
+                p.push(Seg::Key(names[i]));
+                self.issue(
+                    &p,
+                    format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"),
+                );
+            }
+            v[i] = x;
+        }
+        DebounceParams {
+            min_duration_s: v[0],
+            grace_s: v[1],
+            update_every_s: v[2],
+            clear_after_s: v[3],
+            cooldown_s: v[4],
+        }
+    }
+
     fn loitering(
         &mut self,
         path: &[Seg],
@@ -1346,39 +1407,15 @@ impl Validator<'_> {
                 ),
             );
         }
-        let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
-            let x = z.or(s).map(|s| s.0).unwrap_or(def);
-            if !(x.is_finite() && (0.0..=gathering::DURATION_MAX_S).contains(&x)) {
-                self.issue(
-                    &p(f),
-                    format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"),
-                );
-            }
-            x
-        };
+        let t = self.timing(path, zone.timing(), site.timing(), d.debounce());
         let params = LoiteringParams {
             window_s: window,
             max_radius: radius as f32,
-            min_duration_s: dur(
-                "min_duration",
-                zone.min_duration,
-                site.min_duration,
-                d.min_duration_s,
-            ),
-            grace_s: dur("grace", zone.grace, site.grace, d.grace_s),
-            update_every_s: dur(
-                "update_every",
-                zone.update_every,
-                site.update_every,
-                d.update_every_s,
-            ),
-            clear_after_s: dur(
-                "clear_after",
-                zone.clear_after,
-                site.clear_after,
-                d.clear_after_s,
-            ),
-            cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s),
+            min_duration_s: t.min_duration_s,
+            grace_s: t.grace_s,
+            update_every_s: t.update_every_s,
+            clear_after_s: t.clear_after_s,
+            cooldown_s: t.cooldown_s,
         };
         (self.issues.len() == before).then_some(params)
     }
@@ -1431,40 +1468,16 @@ impl Validator<'_> {
         if !(speed.is_finite() && speed > 0.0 && speed <= gathering::MAX_SPEED_MAX) {
             self.issue(&p("max_speed"), format!("{speed} is out of range: use a value in (0, {}] (body heights per second; default {})", gathering::MAX_SPEED_MAX, d.max_speed));
         }
-        let mut dur = |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64| {
-            let x = z.or(s).map(|s| s.0).unwrap_or(def);
-            if !(x.is_finite() && (0.0..=gathering::DURATION_MAX_S).contains(&x)) {
-                self.issue(
-                    &p(f),
-                    format!("{x} s is out of range: use 0 s to 24 h (default {def} s)"),
-                );
-            }
-            x
-        };
+        let t = self.timing(path, zone.timing(), site.timing(), d.debounce());
         let params = GatheringParams {
             min_people: min_people.clamp(0, *gathering::MIN_PEOPLE.end()) as usize,
             link_distance: link as f32,
             max_speed: speed as f32,
-            min_duration_s: dur(
-                "min_duration",
-                zone.min_duration,
-                site.min_duration,
-                d.min_duration_s,
-            ),
-            grace_s: dur("grace", zone.grace, site.grace, d.grace_s),
-            update_every_s: dur(
-                "update_every",
-                zone.update_every,
-                site.update_every,
-                d.update_every_s,
-            ),
-            clear_after_s: dur(
-                "clear_after",
-                zone.clear_after,
-                site.clear_after,
-                d.clear_after_s,
-            ),
-            cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s),
+            min_duration_s: t.min_duration_s,
+            grace_s: t.grace_s,
+            update_every_s: t.update_every_s,
+            clear_after_s: t.clear_after_s,
+            cooldown_s: t.cooldown_s,
         };
         (self.issues.len() == before).then_some(params)
     }
@@ -1525,52 +1538,35 @@ impl Validator<'_> {
                 ),
             );
         }
-        let mut dur =
-            |f: &'static str, z: Option<Seconds>, s: Option<Seconds>, def: f64, min: f64| {
-                let x = z.or(s).map(|s| s.0).unwrap_or(def);
-                if !(x.is_finite() && (min..=weaving::DURATION_MAX_S).contains(&x)) {
-                    self.issue(
-                        &p(f),
-                        format!("{x} s is out of range: use {min} s to 24 h (default {def} s)"),
-                    );
-                }
-                x
-            };
+        let window = zone
+            .window
+            .or(site.window)
+            .map(|s| s.0)
+            .unwrap_or(d.window_s);
+        if !(window.is_finite()
+            && (weaving::WINDOW_MIN_S..=weaving::DURATION_MAX_S).contains(&window))
+        {
+            self.issue(
+                &p("window"),
+                format!(
+                    "{window} s is out of range: use {} s to 24 h (default {} s)",
+                    weaving::WINDOW_MIN_S,
+                    d.window_s
+                ),
+            );
+        }
+        let t = self.timing(path, zone.timing(), site.timing(), d.debounce());
         let params = WeavingParams {
-            window_s: dur(
-                "window",
-                zone.window,
-                site.window,
-                d.window_s,
-                weaving::WINDOW_MIN_S,
-            ),
+            window_s: window,
             min_speed: min_speed as f32,
             min_swing: min_swing as f32,
             min_reversals: reversals.clamp(0, *weaving::MIN_REVERSALS.end()) as u32,
             racing_min_vehicles: racing.clamp(0, *weaving::RACING_MIN_VEHICLES.end()) as usize,
-            min_duration_s: dur(
-                "min_duration",
-                zone.min_duration,
-                site.min_duration,
-                d.min_duration_s,
-                0.0,
-            ),
-            grace_s: dur("grace", zone.grace, site.grace, d.grace_s, 0.0),
-            update_every_s: dur(
-                "update_every",
-                zone.update_every,
-                site.update_every,
-                d.update_every_s,
-                0.0,
-            ),
-            clear_after_s: dur(
-                "clear_after",
-                zone.clear_after,
-                site.clear_after,
-                d.clear_after_s,
-                0.0,
-            ),
-            cooldown_s: dur("cooldown", zone.cooldown, site.cooldown, d.cooldown_s, 0.0),
+            min_duration_s: t.min_duration_s,
+            grace_s: t.grace_s,
+            update_every_s: t.update_every_s,
+            clear_after_s: t.clear_after_s,
+            cooldown_s: t.cooldown_s,
         };
         (self.issues.len() == before).then_some(params)
     }

@@ -606,7 +606,12 @@ impl Detector {
                 .collect();
             // The built-in night table may name labels a custom model lacks; a table the
             // user wrote may not.
-            let strict = table != default_night.as_slice();
+            let strict = {
+                let (mut a, mut b) = (table.to_vec(), default_night.clone());
+                a.sort_by(|x, y| x.0.cmp(&y.0));
+                b.sort_by(|x, y| x.0.cmp(&y.0));
+                a != b
+            };
             if let Some((bad, _)) = table
                 .iter()
                 .find(|(n, _)| strict && !names.iter().any(|m| m.eq_ignore_ascii_case(n)))

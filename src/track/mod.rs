@@ -22,17 +22,34 @@
 //! # Association (per frame)
 //!
 //! 1. Predict every track to the frame time.
-//! 2. Split detections: `score >= high_score` are *high*, `low_score <= score < high_score`
+//! 2. Split detections: `score >= high_score` (vehicles: `min(high_score, vehicle_high_score)`)
+//!    are *high*, `low_score <= score < high_score`
 //!    are *low*, the rest (and any detection with a non-finite score or coordinate) is ignored.
 //! 3. Stage 1: high detections against all tracks (confirmed, unconfirmed, lost) by IoU of the
 //!    predicted box, IoU `>= match_iou_first`.
 //! 4. Stage 2: low detections against the confirmed tracks that were matched in the previous
-//!    update (tracked, not lost) and are still unmatched, IoU `>= match_iou_second`.
-//! 5. Unmatched high detections with `score >= new_track_score` and a non-zero, finite area
-//!    start new tracks. Low detections never start a track.
-//! 6. Unmatched unconfirmed tracks are removed at once; unmatched confirmed tracks coast on the
-//!    prediction and are removed once more than `lost_buffer_s` seconds of tracker time have
-//!    passed since their last match.
+//!    update (tracked, not lost) and are still unmatched, IoU `>= match_iou_second`
+//!    (tentative vehicle tracks take part too).
+//! 5. Recovery (vehicles): a vehicle track matched in the previous update that neither stage
+//!    matched is tried at its *previous* box (a zig-zagging bike that reversed).
+//! 6. Motion stage (classes with a `*_max_speed`): the tracks still unmatched against the
+//!    detections still unused, by centre distance within a gate that grows with the class's
+//!    speed limit and the time since the track's last observation (see `motion_weight`):
+//!    at 5 fps a fast motorbike no longer overlaps itself between frames.
+//! 7. Unmatched detections with `score >= new_track_score` (vehicles: `vehicle_high_score`,
+//!    not beside a tracked vehicle when below `new_track_score`) and a non-zero, finite area
+//!    start new tracks.
+//! 8. Unmatched tracks predicted outside the frame (when the frame size is known) are
+//!    removed; unmatched unconfirmed tracks are removed at once (vehicles: after
+//!    [`TENTATIVE_VEHICLE_GAP_S`]); unmatched confirmed tracks coast on the prediction and
+//!    are removed once more than `lost_buffer_s` seconds of tracker time have passed since
+//!    their last match.
+//!
+//! On a track's second match, and on its first match after coasting, the velocity is set
+//! from the two observations when the object clearly moved (OC-SORT's observation-centric
+//! idea). Vehicle tracks are confirmed only when their mean matched score reaches
+//! `vehicle_confirm_score` (a track-level confidence: night motorbikes score 0.2–0.4 frame
+//! by frame).
 //!
 //! Each stage is an optimal assignment (Kuhn–Munkres, maximising total IoU). Pairs below the
 //! stage threshold, pairs that do not overlap at all, and pairs of different
