@@ -71,10 +71,19 @@ detect_fps = 2
         .expect("mosquitto_sub runs");
 
     let mut app = App::spawn_env(&cfg, &[], &[("WARDWATCH_LOG", "trace")]);
-    app.wait_out(&["CAMERA dead Offline"], Duration::from_secs(30))
-        .expect("the unreachable camera is reported offline");
-    app.wait_out(&["CAMERA live Online"], Duration::from_secs(30))
-        .expect("the live camera comes online");
+    // The two come in either order (`wait_out` consumes the lines it passes over).
+    let (mut dead_offline, mut live_online) = (false, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(dead_offline && live_online) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Some(l) = app.wait_out(&["CAMERA"], left) else {
+            break;
+        };
+        dead_offline |= l.contains("CAMERA dead Offline");
+        live_online |= l.contains("CAMERA live Online");
+    }
+    assert!(dead_offline, "the unreachable camera is reported offline");
+    assert!(live_online, "the live camera comes online");
     app.wait_err(&["camera stats", "camera=live"], Duration::from_secs(10))
         .expect("stats lines name the cameras");
     app.stop();
