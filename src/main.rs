@@ -48,7 +48,7 @@ enum Command {
         /// Print events as JSON lines instead of readable lines.
         #[arg(long)]
         json: bool,
-        /// Write tracker output in MOTChallenge format (frame,id,x,y,w,h,score,-1,-1,-1).
+        /// Write tracker output in MOTChallenge format (frame,id,x,y,w,h,score,class,-1,-1; class 1 person, 3 vehicle).
         #[arg(long, value_name = "FILE")]
         export_mot: Option<PathBuf>,
         /// Write raw detections in MOTChallenge format (id -1, column 8 = class: 1 person, 3 vehicle).

@@ -103,17 +103,31 @@ fn detections_round_trip_reproduces_tracks_and_events() {
         assert!(d.iter().all(|v| v.abs() < 0.1), "{x:?} vs {y:?}");
     }
 
-    // The files are valid MOTChallenge: tracker rows have ids ≥ 1 and -1 in columns 8-10,
-    // detection rows have id -1 and a class tag; frames are 1-based.
+    // The files are valid MOTChallenge: tracker rows have ids ≥ 1 and their class tag in
+    // column 8 (the parked van and car are vehicles, everyone else a person), detection rows
+    // have id -1 and a class tag; frames are 1-based.
     let tracks = wardwatch::media::mot::parse(&a, "mot").unwrap();
     assert!(tracks.len() > 1000, "{} tracker rows", tracks.len());
     assert!(
         tracks
             .iter()
-            .all(|r| r.id >= 1 && r.frame >= 1 && r.class.is_none())
+            .all(|r| r.id >= 1 && r.frame >= 1 && r.class.is_some())
+    );
+    assert!(
+        tracks
+            .iter()
+            .any(|r| r.class == Some(wardwatch::types::ObjectClass::Vehicle))
+    );
+    assert!(
+        tracks
+            .iter()
+            .any(|r| r.class == Some(wardwatch::types::ObjectClass::Person))
     );
     for line in a.lines().take(50) {
-        assert!(line.ends_with(",-1,-1,-1"), "{line}");
+        assert!(
+            line.ends_with(",1,-1,-1") || line.ends_with(",3,-1,-1"),
+            "{line}"
+        );
         assert_eq!(line.split(',').count(), 10);
     }
     let d = wardwatch::media::mot::parse(&std::fs::read_to_string(&dets).unwrap(), "dets").unwrap();

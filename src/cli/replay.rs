@@ -95,7 +95,8 @@ impl FrameTap for ExportTap {
                     id: t.id as i64,
                     bbox: t.bbox,
                     score: t.score,
-                    class: None,
+                    // The class tag, so that a parked van is not taken for a person.
+                    class: Some(t.class),
                 };
                 if let Err(e) = write_row(w, &row) {
                     err = Some(write_err(&self.1, e));
