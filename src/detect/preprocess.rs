@@ -275,22 +275,20 @@ impl Preprocessor {
 
     /// Decide the profile for the resized image and, at night, equalise it in place.
     fn apply_night(&mut self) -> Result<bool, String> {
-        let night = match self.night.mode {
-            NightMode::Off => false,
-            NightMode::On => true,
-            NightMode::Auto => {
-                let bytes = self
-                    .resized
-                    .data_bytes()
-                    .map_err(|e| format!("resized frame not contiguous: {e}"))?;
-                let (luma, chroma) = frame_stats(bytes);
-                chroma <= self.night.max_chroma || luma <= self.night.max_luma
-            }
-        };
+        if self.night.mode == NightMode::Off {
+            return Ok(false);
+        }
+        // One pass over the picture serves both the decision and the choice of equalisation.
+        let bytes = self
+            .resized
+            .data_bytes()
+            .map_err(|e| format!("resized frame not contiguous: {e}"))?;
+        let (luma, chroma) = frame_stats(bytes);
+        let night = self.night.mode == NightMode::On
+            || chroma <= self.night.max_chroma
+            || luma <= self.night.max_luma;
         if night && self.night.equalize {
             let err = |e: opencv::Error| format!("night equalisation failed: {e}");
-            let bytes = self.resized.data_bytes().map_err(err)?;
-            let (_, chroma) = frame_stats(bytes);
             if chroma <= self.night.max_chroma {
                 // Grey picture: equalise the grey channel, write it back to all three.
                 imgproc::cvt_color_def(&self.resized, &mut self.grey, imgproc::COLOR_BGR2GRAY)

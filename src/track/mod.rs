@@ -265,6 +265,12 @@ pub struct Tracker {
     frame: Option<(f32, f32)>,
 }
 
+/// The high and low detections no stage has used yet, into `out`.
+fn unused(out: &mut Vec<usize>, high: &[usize], low: &[usize], used: &[bool]) {
+    out.clear();
+    out.extend(high.iter().chain(low).copied().filter(|&d| !used[d]));
+}
+
 fn detection_usable(d: &Detection) -> bool {
     let b = &d.bbox;
     d.score.is_finite()
@@ -404,14 +410,7 @@ impl Tracker {
         buf.pool.extend((0..tracks.len()).filter(|&i| {
             !tracks[i].matched && state[i].was_tracked && tracks[i].class == ObjectClass::Vehicle
         }));
-        buf.rest.clear();
-        buf.rest.extend(
-            buf.high
-                .iter()
-                .chain(buf.low.iter())
-                .copied()
-                .filter(|&d| !buf.det_used[d]),
-        );
+        unused(&mut buf.rest, &buf.high, &buf.low, &buf.det_used);
         match_stage(
             cfg,
             tracks,
@@ -439,14 +438,7 @@ impl Tracker {
                 && (state[i].was_tracked || !outside(&buf.predicted[i]))
         }));
         if !buf.pool.is_empty() {
-            buf.rest.clear();
-            buf.rest.extend(
-                buf.high
-                    .iter()
-                    .chain(buf.low.iter())
-                    .copied()
-                    .filter(|&d| !buf.det_used[d]),
-            );
+            unused(&mut buf.rest, &buf.high, &buf.low, &buf.det_used);
             buf.pairs.clear();
             {
                 let (tracks_r, state_r, predicted) = (&*tracks, &*state, &buf.predicted);
