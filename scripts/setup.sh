@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # 1. apt packages ------------------------------------------------------------
-APT_PKGS="libopencv-dev libclang-dev clang pkg-config mosquitto mosquitto-clients openssl python3-venv ca-certificates"
+APT_PKGS="libopencv-dev libopencv-contrib-dev fonts-dejavu-core libclang-dev clang pkg-config mosquitto mosquitto-clients openssl python3-venv ca-certificates"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -91,6 +91,7 @@ fn every_problem_is_reported_with_line_field_and_value() {
             "test.toml:9: camera[0].id: \"cam 01\" is not a valid id: use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)",
             "test.toml:10: camera[0].detect_fps: 0 is out of range: use a value in (0, 60] frames per second (default 5)",
             "test.toml:16: camera[0].zone[0].rules: unknown rule \"speeding\": use \"gathering\", \"weaving\" or \"loitering\"",
+            "test.toml:17: camera[0].zone[0].schedule: window \"25:00-05:00\": hour 25 out of range 0-23",
         ]
         .join("\n")
     );
@@ -162,6 +163,17 @@ fn durations_accept_numbers_and_units() {
         (g.min_duration_s, g.grace_s, g.cooldown_s),
         (120.0, 7.0, 5400.0)
     );
+    // Days and weeks, which retention is naturally given in.
+    for (given, secs) in [
+        ("30d", 30.0 * 86400.0),
+        ("1w 2d", 9.0 * 86400.0),
+        ("1d 12h", 1.5 * 86400.0),
+        ("2 days", 2.0 * 86400.0),
+    ] {
+        let text = base() + &format!("\n[evidence]\nmax_age = \"{given}\"\n");
+        let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
+        assert_eq!(cfg.evidence.max_age_s, secs, "{given}");
+    }
 }
 
 #[test]
@@ -169,7 +181,7 @@ fn bad_duration_string() {
     let text = base() + "\n  [camera.zone.gathering]\n  min_duration = \"soon\"\n";
     let e = errors(&text);
     assert!(
-        e.starts_with("test.toml:19: invalid value: string \"soon\", expected seconds as a number, or a duration string like \"90s\", \"2m\" or \"1h 30m\""),
+        e.starts_with("test.toml:19: invalid value: string \"soon\", expected seconds as a number, or a duration string like \"90s\", \"2m\", \"1h 30m\" or \"30d\""),
         "{e}"
     );
 }
@@ -448,5 +460,62 @@ fn night_profile_thresholds_nms_tracker_and_loitering_settings() {
     assert_eq!(
         (l.min_duration_s, l.max_radius, l.window_s),
         (180.0, 0.5, 10.0)
+    );
+}
+
+#[test]
+fn names_are_unicode_ids_stay_ascii_and_a_vietnamese_id_gets_the_id_to_use() {
+    // Names in Vietnamese beside ASCII ids, and the language of the texts.
+    let text = base()
+        .replace(
+            "[site]\nname = \"ward-7\"",
+            "[site]\nid = \"phuong-7\"\nname = \"Phường 7\"\nlanguage = \"en\"",
+        )
+        .replace(
+            "id = \"cam-01\"",
+            "id = \"cam-01\"\nname = \"Camera 3 – Cổng chợ\"",
+        )
+        .replace(
+            "id = \"park-gate\"",
+            "id = \"park-gate\"\n  name = \"Cổng chợ\"",
+        );
+    let cfg = Config::from_str(&text, Path::new("config/test.toml")).expect("valid");
+    assert_eq!(
+        (cfg.site.id.as_str(), cfg.site.name.as_str()),
+        ("phuong-7", "Phường 7")
+    );
+    assert_eq!(cfg.site.language, wardwatch::publish::text::Language::En);
+    assert_eq!(cfg.cameras[0].name, "Camera 3 – Cổng chợ");
+    assert_eq!(
+        cfg.cameras[0].zone_names,
+        vec![("park-gate".to_string(), "Cổng chợ".to_string())]
+    );
+    // The older form: `name` alone is the id; the names default to the ids, Vietnamese
+    // is the default language.
+    let cfg = Config::from_str(&base(), Path::new("config/test.toml")).expect("valid");
+    assert_eq!(
+        (cfg.site.id.as_str(), cfg.site.name.as_str()),
+        ("ward-7", "ward-7")
+    );
+    assert_eq!(cfg.site.language, wardwatch::publish::text::Language::Vi);
+    assert_eq!(cfg.cameras[0].name, "cam-01");
+
+    let text = base()
+        .replace(
+            "[site]\nname = \"ward-7\"",
+            "[site]\nname = \"Phường 7\"\nlanguage = \"fr\"",
+        )
+        .replace("id = \"cam-01\"", "id = \"cổng-chợ\"\nname = \"\"")
+        .replace("id = \"park-gate\"", "id = \"Cổng công viên\"");
+    assert_eq!(
+        errors(&text),
+        [
+            "test.toml:1: site.id: is missing, and name \"Phường 7\" cannot serve as the id: add id = \"phuong-7\" (ASCII, for MQTT topics) and keep name = \"Phường 7\" for the officer",
+            "test.toml:3: site.language: \"fr\" is not a language wardwatch speaks: use \"vi\" (the default) or \"en\"",
+            "test.toml:10: camera[0].id: \"cổng-chợ\" is not a valid id: use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics); for Vietnamese text write id = \"cong-cho\" and name = \"cổng-chợ\"",
+            "test.toml:15: camera[0].zone[0].id: \"Cổng công viên\" is not a valid id: use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics); for Vietnamese text write id = \"cong-cong-vien\" and name = \"Cổng công viên\"",
+            "test.toml:11: camera[0].name: \"\" is not a usable name: use 1 to 100 characters without control characters or line breaks (any language; leave it out to show the id)",
+        ]
+        .join("\n")
     );
 }

@@ -100,6 +100,73 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The snapshot's header band against the same two lines drawn by wardwatch's painter
+/// (the reference) and against them with the diacritics folded away ("Tu tap 2 nguoi"):
+/// OCR-free, the JPEG must agree with the reference nearly everywhere and disagree with
+/// the folded text where the marks are.
+fn header_is_drawn_with_diacritics(jpeg: &str, place: &str, title: &str) {
+    use opencv::core::{Mat, Rect};
+    use opencv::prelude::*;
+    use opencv::{imgcodecs, imgproc};
+    use wardwatch::publish::evidence::{DEFAULT_FONT, TextPainter, draw_header, header_height};
+    use wardwatch::publish::text::fold_ascii;
+
+    let snap = imgcodecs::imread(jpeg, imgcodecs::IMREAD_GRAYSCALE).unwrap();
+    let (w, h) = (snap.cols(), header_height(snap.cols()));
+    let band = Mat::roi(&snap, Rect::new(0, 0, w, h))
+        .unwrap()
+        .try_clone()
+        .unwrap();
+    let mut painter = TextPainter::new(Some(Path::new(DEFAULT_FONT)));
+    assert!(
+        painter.has_font(),
+        "{DEFAULT_FONT} must load (scripts/setup.sh installs fonts-dejavu-core)"
+    );
+    let render = |painter: &mut TextPainter, lines: [&str; 2]| {
+        let mut img = Mat::new_rows_cols_with_default(
+            h,
+            w,
+            opencv::core::CV_8UC3,
+            opencv::core::Scalar::all(0.0),
+        )
+        .unwrap();
+        draw_header(&mut img, painter, lines).unwrap();
+        let mut gray = Mat::default();
+        imgproc::cvt_color_def(&img, &mut gray, imgproc::COLOR_BGR2GRAY).unwrap();
+        gray
+    };
+    // Pixels where two grey images differ by more than JPEG ringing does.
+    let strong = |a: &Mat, b: &Mat| -> usize {
+        let (a, b) = (a.data_bytes().unwrap(), b.data_bytes().unwrap());
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| (**x as i32 - **y as i32).abs() > 100)
+            .count()
+    };
+    let reference = render(&mut painter, [place, title]);
+    let (fp, ft) = (fold_ascii(place), fold_ascii(title));
+    let folded = render(&mut painter, [&fp, &ft]);
+    let ink = reference
+        .data_bytes()
+        .unwrap()
+        .iter()
+        .filter(|v| **v > 128)
+        .count();
+    let (off_ref, off_fold) = (strong(&band, &reference), strong(&band, &folded));
+    println!(
+        "snapshot header {w}x{h}: {ink} ink pixels; differs strongly from the reference in {off_ref}, from the folded text in {off_fold}"
+    );
+    assert!(ink > 500, "the reference header has text: {ink} ink pixels");
+    assert!(
+        off_ref * 20 < ink,
+        "the snapshot header is the reference text: {off_ref} of {ink} ink pixels differ"
+    );
+    assert!(
+        off_fold > 4 * off_ref + 50,
+        "the diacritics are drawn: the folded text differs in {off_fold} pixels, the reference in {off_ref}"
+    );
+}
+
 #[test]
 fn replay_vtest_publishes_gathering_events_to_mosquitto() {
     support::require_runtime();
@@ -171,6 +238,10 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
         assert_eq!(e["site"], "demo");
         assert_eq!(e["camera"], "campus-road");
         assert_eq!(e["zone"], "road");
+        // The names the officer reads, from config/demo.toml.
+        assert_eq!(e["site_name"], "Phường 7 (thử nghiệm)");
+        assert_eq!(e["camera_name"], "Camera đường nội bộ");
+        assert_eq!(e["zone_name"], "Đường trước nhà A");
         let local = e["time_local"].as_str().unwrap();
         assert!(
             local.starts_with("2026-11-26T23:0") && local.ends_with("+07:00"),
@@ -207,6 +278,25 @@ fn replay_vtest_publishes_gathering_events_to_mosquitto() {
                     hex(&Sha256::digest(&bytes))
                 );
                 assert_eq!(snap["bytes"].as_u64().unwrap(), bytes.len() as u64);
+                // The title in Vietnamese (the default language), and drawn so in the
+                // snapshot's header, diacritics and all.
+                let since = &e["started_local"].as_str().unwrap()[11..16];
+                let secs = e["duration_s"].as_f64().unwrap().floor() as u64;
+                let dur = if secs < 60 {
+                    format!("{secs} giây")
+                } else {
+                    format!("{} phút", secs / 60)
+                };
+                let title =
+                    format!("Tụ tập {people} người tại Đường trước nhà A từ {since} ({dur})");
+                assert_eq!(e["title"], title.as_str());
+                if starts == 1 {
+                    let place = format!(
+                        "Camera đường nội bộ · Đường trước nhà A · {} +07",
+                        local[..19].replace('T', " ")
+                    );
+                    header_is_drawn_with_diacritics(path, &place, &title);
+                }
             }
             "update" => assert!(e["reason"].is_string()),
             "end" => assert!(

@@ -8,7 +8,23 @@ use std::path::Path;
 use std::process::Command;
 
 fn replay(args: &[&str], dir: &Path) -> (String, String) {
-    let cfg = support::repo().join("config/demo.toml");
+    replay_with(&support::repo().join("config/demo.toml"), args, dir)
+}
+
+/// config/demo.toml with `edit` applied, written into `dir` with its paths made absolute.
+fn demo_variant(dir: &Path, name: &str, edit: &dyn Fn(String) -> String) -> std::path::PathBuf {
+    let repo = support::repo();
+    let text = std::fs::read_to_string(repo.join("config/demo.toml"))
+        .unwrap()
+        .replace("../models/", &format!("{}/models/", repo.display()))
+        .replace("../data/", &format!("{}/data/", repo.display()))
+        .replace("../var/", &format!("{}/", dir.display()));
+    let path = dir.join(name);
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+fn replay_with(cfg: &Path, args: &[&str], dir: &Path) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
         .args([
             "replay",
@@ -18,7 +34,7 @@ fn replay(args: &[&str], dir: &Path) -> (String, String) {
             "2026-11-26T23:00:00+07:00",
             "--config",
         ])
-        .arg(&cfg)
+        .arg(cfg)
         .args(args)
         .env("WARDWATCH_TEST_DIR", dir)
         .output()
@@ -193,5 +209,83 @@ fn foreign_detection_file_needs_fps_and_size() {
             "error: {} line 1: field 4 (y) is \"abc\", expected a number",
             dets.display()
         )
+    );
+}
+
+/// Recorded detections are replayed as the detector gave them: at the rate they were
+/// recorded (a faster `detect_fps` would see empty frames in between and end every track;
+/// the replay says so and adapts), and through the config's score thresholds.
+#[test]
+fn detections_replay_adapts_to_the_recorded_rate_and_applies_score_thresholds() {
+    support::require_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let dets = dir.path().join("dets.txt");
+    let (video_out, _) = replay(
+        &[
+            "--export-detections",
+            dets.to_str().unwrap(),
+            support::vtest().to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let header = std::fs::read_to_string(&dets).unwrap();
+    let header = header.lines().next().unwrap();
+    assert!(header.contains(" detect_fps=5 "), "{header}");
+    let want = events(&video_out);
+    assert!(want.len() >= 2);
+
+    // The camera now says 10 fps: the replay warns and analyses at the recorded 5 fps.
+    let fast = demo_variant(dir.path(), "fast.toml", &|t| {
+        t.replacen("detect_fps = 5", "detect_fps = 10", 1)
+    });
+    let (out, err) = replay_with(&fast, &["--detections", dets.to_str().unwrap()], dir.path());
+    println!(
+        "{}",
+        err.lines()
+            .find(|l| l.contains("recorded at"))
+            .unwrap_or("")
+    );
+    assert!(
+        err.contains("recorded at 5.00 frames/s, slower than camera.detect_fps = 10"),
+        "the rate mismatch is reported: {err}"
+    );
+    assert_eq!(
+        events(&out),
+        want,
+        "the same events as at the recorded rate"
+    );
+
+    // A stricter score threshold leaves the weak detections out, as the detector would:
+    // nobody scores 0.95, so no track, no event.
+    let strict = demo_variant(dir.path(), "strict.toml", &|t| {
+        t.replacen("threads = 2", "threads = 2\nscore_threshold = 0.95", 1)
+    });
+    let (out, err) = replay_with(
+        &strict,
+        &["--detections", dets.to_str().unwrap()],
+        dir.path(),
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("are left out"))
+        .unwrap_or("");
+    println!("{line}");
+    assert!(line.contains("kept="), "the filter is reported: {err}");
+    let kept: usize = line
+        .split("kept=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("kept count");
+    let recorded = wardwatch::media::mot::parse(&std::fs::read_to_string(&dets).unwrap(), "d")
+        .unwrap()
+        .len();
+    assert!(
+        kept * 10 < recorded,
+        "few detections reach 0.95: {kept} of {recorded}"
+    );
+    assert!(
+        events(&out).is_empty(),
+        "no events from the filtered detections: {out}"
     );
 }

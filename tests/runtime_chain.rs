@@ -38,6 +38,7 @@ fn chain(opts: WorkerOptions) -> Chain {
     let publish = PublishWorker {
         site: "test".into(),
         tz: jiff::tz::TimeZone::UTC,
+        language: Default::default(),
         evidence: None,
         publisher: None,
         console: Box::new(Count(Arc::default())),

@@ -291,6 +291,7 @@ fn check_invariants(events: &[IncidentEvent]) {
         site: "ward-7".into(),
         camera: "cam-01".into(),
         tz: jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap(),
+        names: Default::default(),
     };
     for e in events {
         let published = serde_json::to_value(builder.build(e, None)).unwrap();

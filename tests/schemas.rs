@@ -45,6 +45,10 @@ fn the_schemas_accept_real_documents_and_reject_broken_ones() {
         "site": "demo",
         "camera": "cam",
         "zone": "zone",
+        "site_name": "Phường 7",
+        "camera_name": "Camera 3",
+        "zone_name": "Cổng chợ",
+        "title": "Tụ tập 3 người tại Cổng chợ từ 23:00 (1 phút)",
         "time_utc": "2026-11-26T16:01:00.000Z",
         "time_local": "2026-11-26T23:01:00.000+07:00",
         "started_utc": "2026-11-26T16:00:00.000Z",
@@ -94,6 +98,11 @@ fn the_schemas_accept_real_documents_and_reject_broken_ones() {
             }),
         ),
         ("an extra key", broken(&|e| e["extra"] = 1.into())),
+        ("an empty title", broken(&|e| e["title"] = "".into())),
+        (
+            "a Vietnamese zone id",
+            broken(&|e| e["zone"] = "cổng-chợ".into()),
+        ),
     ] {
         assert!(!v.is_valid(&doc), "{what} passes the schema: {doc}");
     }

@@ -14,7 +14,7 @@ pub fn check_config(file: &Path) -> Result<(), AppError> {
     println!(
         "{}: ok (site {}, {} camera(s), {} zone(s), time zone {})",
         file.display(),
-        cfg.site.name,
+        cfg.site.id,
         cfg.cameras.len(),
         zones,
         cfg.site.timezone_name

@@ -181,8 +181,9 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         None
     };
     let publish = PublishWorker {
-        site: cfg.site.name.clone(),
+        site: cfg.site.id.clone(),
         tz: cfg.site.timezone.clone(),
+        language: cfg.site.language,
         evidence: Some(evidence),
         publisher: delivery.as_ref().map(|d| d.publisher.clone()),
         console: Box::new(Stdout { json: args.json }),
@@ -216,8 +217,9 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 let mut wr = export_file(p)?;
                 writeln!(
                     wr,
-                    "{DET_HEADER} fps={} size={w}x{h} frames={} video={}",
+                    "{DET_HEADER} fps={} detect_fps={} size={w}x{h} frames={} video={}",
                     source.fps(),
+                    camera.detect_fps,
                     source.frame_count().unwrap_or(0),
                     video
                         .file_name()
@@ -343,6 +345,8 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
 #[derive(Default)]
 struct DetHeader {
     fps: Option<f64>,
+    /// The rate the frames were analysed at when the file was recorded.
+    detect_fps: Option<f64>,
     size: Option<(u32, u32)>,
     frames: Option<u64>,
 }
@@ -363,6 +367,9 @@ fn read_detections(path: &Path) -> Result<(Vec<MotRow>, DetHeader), AppError> {
                 Some(("fps", v)) => {
                     h.fps = v.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0)
                 }
+                Some(("detect_fps", v)) => {
+                    h.detect_fps = v.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0)
+                }
                 Some(("size", v)) => h.size = parse_size(v),
                 Some(("frames", v)) => h.frames = v.parse().ok(),
                 _ => {}
@@ -370,6 +377,46 @@ fn read_detections(path: &Path) -> Result<(Vec<MotRow>, DetHeader), AppError> {
         }
     }
     Ok((rows, h))
+}
+
+/// The rate to analyse recorded detections at. Only the frames the recording analysed
+/// have rows, so analysing faster than it did sees empty frames in between, and every
+/// track dies: such a replay analyses at the recorded rate and says so. Slower is fine
+/// (a subset of the analysed frames). The recorded rate is the header's `detect_fps`, or,
+/// for other MOT files, the frame rate over the usual gap between frames with rows.
+fn detections_rate(
+    configured: f64,
+    fps: f64,
+    header: &DetHeader,
+    frames: &std::collections::BTreeMap<u64, Vec<MotRow>>,
+    path: &Path,
+) -> f64 {
+    let recorded = header.detect_fps.or_else(|| {
+        let keys: Vec<u64> = frames.keys().copied().collect();
+        let mut gaps: Vec<u64> = keys.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_unstable();
+        gaps.get(gaps.len() / 2).map(|g| fps / *g as f64)
+    });
+    match recorded {
+        Some(r) if configured > r * 1.01 => {
+            tracing::warn!(
+                detections = %path.display(),
+                recorded_fps = r,
+                camera_detect_fps = configured,
+                "the detections were recorded at {r:.2} frames/s, slower than camera.detect_fps = {configured}: analysing at {r:.2} frames/s (the frames in between have no detections, and would end every track)"
+            );
+            r.min(fps)
+        }
+        Some(r) if header.detect_fps.is_some() && configured < r * 0.99 => {
+            tracing::info!(
+                recorded_fps = r,
+                camera_detect_fps = configured,
+                "analysing a subset of the recorded frames (camera.detect_fps is lower than the recording's rate)"
+            );
+            configured
+        }
+        _ => configured,
+    }
 }
 
 /// Recorded detections → analytics → the publish worker; no capture, no detector.
@@ -397,7 +444,31 @@ fn replay_detections(
             path.display()
         ))
     })?;
+    // The detector's thresholds and class filter, as far as a class-tagged row allows.
+    let min_person = cfg.detector.class_min_score(ObjectClass::Person);
+    let min_vehicle = cfg.detector.class_min_score(ObjectClass::Vehicle);
+    let recorded = rows.len();
+    let rows: Vec<MotRow> = rows
+        .into_iter()
+        .filter(|r| {
+            let min = match r.class.unwrap_or(ObjectClass::Person) {
+                ObjectClass::Person => min_person,
+                ObjectClass::Vehicle => min_vehicle,
+            };
+            min.is_some_and(|m| r.score >= m)
+        })
+        .collect();
+    if rows.len() < recorded {
+        tracing::info!(
+            recorded,
+            kept = rows.len(),
+            person_min_score = ?min_person,
+            vehicle_min_score = ?min_vehicle,
+            "recorded detections below the [model] score thresholds, or of classes it does not keep, are left out"
+        );
+    }
     let frames = crate::media::mot::by_frame(&rows);
+    let detect_fps = detections_rate(camera.detect_fps, fps, &header, &frames, path);
     let last = header
         .frames
         .unwrap_or(0)
@@ -407,7 +478,7 @@ fn replay_detections(
         .map_err(|e| AppError::Failed(format!("cannot start the publish thread: {e}")))?;
     let _ = tx.send(PublishMsg::Camera(dispatcher));
     let mut analytics = CameraAnalytics::new(cfg.analytics(camera));
-    let mut sampler = Sampler::new(camera.detect_fps);
+    let mut sampler = Sampler::new(detect_fps);
     let time_of =
         |frame: u64| start + jiff::SignedDuration::from_secs_f64((frame - 1) as f64 / fps);
     let mut dets = Detections {

@@ -70,7 +70,12 @@ impl Default for RuntimeConfig {
 
 #[derive(Debug, Clone)]
 pub struct SiteConfig {
+    /// ASCII id: MQTT topic level, client id.
+    pub id: String,
+    /// What the officer reads (any Unicode; the id where none is given).
     pub name: String,
+    /// The language of titles, console lines and snapshot headers.
+    pub language: crate::publish::text::Language,
     pub timezone: jiff::tz::TimeZone,
     pub timezone_name: String,
 }
@@ -94,6 +99,10 @@ pub type EvidenceConfig = crate::publish::evidence::EvidenceSettings;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CameraConfig {
     pub id: String,
+    /// Display name (the id where none is given).
+    pub name: String,
+    /// (zone id, zone name) of the zones that have a name.
+    pub zone_names: Vec<(String, String)>,
     pub url: String,
     pub detect_fps: f64,
     pub enabled: bool,
@@ -184,9 +193,21 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSite {
-    name: String,
+    id: Option<String>,
+    name: Option<String>,
+    language: Option<String>,
     #[serde(default = "default_tz")]
     timezone: String,
+}
+
+impl RawSite {
+    /// The id as given, or (the older form) `name` alone used as the id.
+    fn id(&self) -> &str {
+        self.id
+            .as_deref()
+            .or(self.name.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 fn default_tz() -> String {
@@ -283,6 +304,7 @@ struct RawEvidence {
     max_files: Option<i64>,
     max_mb: Option<f64>,
     max_age: Option<Seconds>,
+    font: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -362,6 +384,7 @@ struct RawCalibration {
 #[serde(deny_unknown_fields)]
 struct RawCamera {
     id: String,
+    name: Option<String>,
     url: String,
     #[serde(default = "default_detect_fps")]
     detect_fps: f64,
@@ -387,6 +410,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawZone {
     id: String,
+    name: Option<String>,
     polygon: Vec<Vec<f64>>,
     #[serde(default)]
     rules: Vec<String>,
@@ -426,7 +450,7 @@ impl<'de> Deserialize<'de> for Seconds {
             type Value = Seconds;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
-                    "seconds as a number, or a duration string like \"90s\", \"2m\" or \"1h 30m\"",
+                    "seconds as a number, or a duration string like \"90s\", \"2m\", \"1h 30m\" or \"30d\"",
                 )
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
@@ -441,12 +465,47 @@ impl<'de> Deserialize<'de> for Seconds {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
                 v.trim()
                     .parse::<jiff::SignedDuration>()
-                    .map(|d| Seconds(d.as_secs_f64()))
-                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                    .map(|d| d.as_secs_f64())
+                    .ok()
+                    .or_else(|| duration_with_days(v))
+                    .map(Seconds)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// `"30d"`, `"1w 2d"`, `"1d 12h"`, `"2 days"`: the units jiff's duration syntax leaves out
+/// (days and weeks, taken as 24 h and 7 × 24 h), with h, m and s beside them.
+fn duration_with_days(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = rest[num_end..].trim_start();
+        let unit_end = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        rest = rest[unit_end..].trim_start_matches([' ', ',']);
+        let scale = match unit {
+            "w" | "week" | "weeks" => 7.0 * 86400.0,
+            "d" | "day" | "days" => 86400.0,
+            "h" | "hour" | "hours" => 3600.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            _ => return None,
+        };
+        total += n * scale;
+    }
+    Some(total)
 }
 
 // ---------------------------------------------------------------- loading
@@ -564,6 +623,12 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
+/// The id to suggest for a name, or `fallback` when nothing ASCII is left of it.
+fn suggest_or(name: &str, fallback: &str) -> String {
+    let id = crate::publish::text::suggest_id(name);
+    if valid_name(&id) { id } else { fallback.into() }
+}
+
 const NAME_RULE: &str =
     "use 1-64 letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)";
 
@@ -667,7 +732,7 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: RawConfig, base: &Path, file: &Path) -> Option<Config> {
         let site = self.site(&raw.site);
-        let mqtt = self.mqtt(&raw.mqtt, base, &raw.site.name);
+        let mqtt = self.mqtt(&raw.mqtt, base, raw.site.id());
         let detector = self.model(&raw.model, base);
         let tracker = self.tracker(&raw.tracker);
         let evidence = self.evidence(&raw.evidence, base);
@@ -710,10 +775,7 @@ impl Validator<'_> {
         for (ci, cam) in raw.cameras.iter().enumerate() {
             let p = [Seg::Key("camera"), Seg::Idx(ci)];
             if !valid_name(&cam.id) {
-                self.issue(
-                    &[p[0].clone(), p[1].clone(), Seg::Key("id")],
-                    format!("{:?} is not a valid id: {NAME_RULE}", cam.id),
-                );
+                self.check_id(&[p[0].clone(), p[1].clone(), Seg::Key("id")], &cam.id, "id");
             } else if !ids.insert(cam.id.clone()) {
                 self.issue(
                     &[p[0].clone(), p[1].clone(), Seg::Key("id")],
@@ -758,8 +820,29 @@ impl Validator<'_> {
             } else {
                 resolve(base, &cam.url).display().to_string()
             };
+            let name = self.display_name(
+                &[p[0].clone(), p[1].clone(), Seg::Key("name")],
+                cam.name.as_deref(),
+                &cam.id,
+            );
+            let mut zone_names = Vec::new();
+            for (zi, z) in cam.zones.iter().enumerate() {
+                if z.name.is_some() {
+                    let path = [
+                        p[0].clone(),
+                        p[1].clone(),
+                        Seg::Key("zone"),
+                        Seg::Idx(zi),
+                        Seg::Key("name"),
+                    ];
+                    let n = self.display_name(&path, z.name.as_deref(), &z.id);
+                    zone_names.push((z.id.clone(), n));
+                }
+            }
             cameras.push(CameraConfig {
                 id: cam.id.clone(),
+                name,
+                zone_names,
                 url,
                 detect_fps: cam.detect_fps,
                 enabled: cam.enabled,
@@ -809,21 +892,81 @@ impl Validator<'_> {
     }
 
     fn site(&mut self, s: &RawSite) -> Option<SiteConfig> {
-        let mut ok = true;
-        if !valid_name(&s.name) {
-            self.issue(
-                &[Seg::Key("site"), Seg::Key("name")],
-                format!("{:?} is not a valid name: {NAME_RULE}", s.name),
-            );
-            ok = false;
+        let before = self.issues.len();
+        let k = |f: &'static str| [Seg::Key("site"), Seg::Key(f)];
+        let id = s.id().to_string();
+        match (&s.id, &s.name) {
+            (None, None) => self.issue(
+                &k("id"),
+                "is missing: give the site an ASCII id (it becomes part of MQTT topics), e.g. id = \"phuong-7\", and optionally a name = \"Phường 7\"",
+            ),
+            (Some(_), _) => self.check_id(&k("id"), &id, "id"),
+            // The older form: `name` alone is the id; a Vietnamese name needs an id beside it.
+            (None, Some(n)) if !valid_name(n) => self.issue(
+                &k("id"),
+                format!(
+                    "is missing, and name {n:?} cannot serve as the id: add id = {:?} (ASCII, for MQTT topics) and keep name = {n:?} for the officer",
+                    suggest_or(n, "site")
+                ),
+            ),
+            (None, Some(_)) => {}
         }
-        let tz = self.timezone(&[Seg::Key("site"), Seg::Key("timezone")], &s.timezone);
+        let name = self.display_name(&k("name"), s.name.as_deref(), &id);
+        let language = match s.language.as_deref() {
+            None => crate::publish::text::Language::default(),
+            Some(l) => crate::publish::text::Language::parse(l).unwrap_or_else(|| {
+                self.issue(
+                    &k("language"),
+                    format!("{l:?} is not a language wardwatch speaks: use \"vi\" (the default) or \"en\""),
+                );
+                crate::publish::text::Language::default()
+            }),
+        };
+        let tz = self.timezone(&k("timezone"), &s.timezone);
+        let ok = self.issues.len() == before;
         Some(SiteConfig {
-            name: s.name.clone(),
+            id,
+            name,
+            language,
             timezone: tz?,
             timezone_name: s.timezone.clone(),
         })
         .filter(|_| ok)
+    }
+
+    /// An ASCII id; a Vietnamese one is answered with the id to use and `name` for the text.
+    fn check_id(&mut self, path: &[Seg], id: &str, what: &str) {
+        if valid_name(id) {
+            return;
+        }
+        let hint = if id.is_ascii() {
+            String::new()
+        } else {
+            format!(
+                "; for Vietnamese text write {what} = {:?} and name = {id:?}",
+                suggest_or(id, "id")
+            )
+        };
+        self.issue(
+            path,
+            format!("{id:?} is not a valid {what}: {NAME_RULE}{hint}"),
+        );
+    }
+
+    /// A display name: any Unicode, 1-100 characters, no control characters; the id
+    /// where none is given.
+    fn display_name(&mut self, path: &[Seg], name: Option<&str>, id: &str) -> String {
+        let Some(n) = name else {
+            return id.to_string();
+        };
+        let t = n.trim();
+        if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+            self.issue(
+                path,
+                format!("{n:?} is not a usable name: use 1 to 100 characters without control characters or line breaks (any language; leave it out to show the id)"),
+            );
+        }
+        t.to_string()
     }
 
     fn timezone(&mut self, path: &[Seg], name: &str) -> Option<jiff::tz::TimeZone> {
@@ -1308,6 +1451,11 @@ impl Validator<'_> {
             max_files: max_files as usize,
             max_bytes: (mb * 1e6) as u64,
             max_age_s: age,
+            font: match e.font.as_deref() {
+                None => Some(crate::publish::evidence::DEFAULT_FONT.into()),
+                Some("") => None,
+                Some(f) => Some(resolve(base, f)),
+            },
         })
     }
 
@@ -1737,10 +1885,7 @@ impl Validator<'_> {
             };
             let before = self.issues.len();
             if !valid_name(&z.id) {
-                self.issue(
-                    &zp("id"),
-                    format!("{:?} is not a valid id: {NAME_RULE}", z.id),
-                );
+                self.check_id(&zp("id"), &z.id, "id");
             } else if !ids.insert(z.id.clone()) {
                 self.issue(&zp("id"), format!("{:?} is used by another zone of this camera; zone ids must be unique per camera", z.id));
             }
@@ -1798,13 +1943,18 @@ impl Validator<'_> {
                 ScheduleSpec::One(s) => vec![s.clone()],
                 ScheduleSpec::Many(v) => v.clone(),
             };
-            let schedule = tz.and_then(|tz| match Schedule::parse(&schedule_text, tz) {
-                Ok(s) => Some(s),
+            // Parsed even when the time zone is wrong, so that its errors come with the rest.
+            let parsed = Schedule::parse(
+                &schedule_text,
+                tz.clone().unwrap_or(jiff::tz::TimeZone::UTC),
+            );
+            let schedule = match parsed {
+                Ok(s) => tz.map(|_| s),
                 Err(e) => {
                     self.issue(&zp("schedule"), e);
                     None
                 }
-            });
+            };
             let gpath = zp("gathering");
             let gathering = if z.rules.iter().any(|r| r == "gathering") {
                 self.gathering(&gpath, site_g, &z.gathering, calibrated)

@@ -49,9 +49,15 @@ impl Config {
 
     pub fn event_builder(&self, cam: &CameraConfig) -> EventBuilder {
         EventBuilder {
-            site: self.site.name.clone(),
+            site: self.site.id.clone(),
             camera: cam.id.clone(),
             tz: self.site.timezone.clone(),
+            names: crate::publish::text::Names {
+                language: self.site.language,
+                site: self.site.name.clone(),
+                camera: cam.name.clone(),
+                zones: cam.zone_names.clone(),
+            },
         }
     }
 
@@ -109,7 +115,7 @@ impl Config {
         let (client_id, status_topic) = match role {
             Role::Appliance => (
                 m.client_id.clone(),
-                Publisher::status_topic(&m.topic_prefix, &self.site.name),
+                Publisher::status_topic(&m.topic_prefix, &self.site.id),
             ),
             Role::Replay => (
                 format!("{}-replay-{}", m.client_id, std::process::id()),
@@ -129,7 +135,7 @@ impl Config {
             outbox_dir: self.outbox_dir(role),
             outbox_max_bytes: m.outbox_max_bytes,
             topic_prefix: self.topic_prefix(role),
-            site: self.site.name.clone(),
+            site: self.site.id.clone(),
         }
     }
 }

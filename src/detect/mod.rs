@@ -267,6 +267,25 @@ pub struct DetectorSettings {
 }
 
 impl DetectorSettings {
+    /// The day score threshold a detection of `class` must reach, as the detector would
+    /// apply it, for detections that carry only their class (recorded detections): the
+    /// lowest threshold over the labels kept as `class` (`score_thresholds`, else
+    /// `decode.score_threshold`). `None`: no label is kept as `class` (a class filter).
+    pub fn class_min_score(&self, class: ObjectClass) -> Option<f32> {
+        let map = self.classes.clone().unwrap_or_else(ClassMap::coco_default);
+        map.entries()
+            .iter()
+            .filter(|(_, c)| *c == class)
+            .map(|(label, _)| {
+                let name = Detector::label_name(*label);
+                self.score_thresholds
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(self.decode.score_threshold, |(_, t)| *t)
+            })
+            .reduce(f32::min)
+    }
+
     /// The shipped NanoDet-g 416 with its documented normalisation.
     pub fn nanodet(model_path: impl Into<PathBuf>) -> Self {
         Self::for_family(Family::Nanodet, model_path)

@@ -29,24 +29,6 @@ pub struct Dispatcher {
     active: BTreeMap<String, Event>,
 }
 
-/// The header line of an evidence snapshot, e.g. `GATHERING START 4 people`.
-pub fn snapshot_title(inc: &IncidentEvent) -> String {
-    let what = match (inc.rule, inc.racing) {
-        (RuleKind::Gathering, _) => format!("{} people", inc.people),
-        (RuleKind::Weaving, false) => "vehicle weaving".to_string(),
-        (RuleKind::Weaving, true) => "vehicle weaving, RACING".to_string(),
-        (RuleKind::Loitering, _) => "1 person lingering".to_string(),
-    };
-    format!(
-        "{} {} {what}",
-        inc.rule.as_str().to_uppercase(),
-        match inc.phase {
-            Phase::Start => "START",
-            _ => "UPDATE",
-        },
-    )
-}
-
 impl Dispatcher {
     pub fn new(
         builder: EventBuilder,
@@ -64,6 +46,15 @@ impl Dispatcher {
 
     pub fn camera(&self) -> &str {
         &self.builder.camera
+    }
+
+    pub fn builder(&self) -> &EventBuilder {
+        &self.builder
+    }
+
+    /// New names or language (a reload); incident ids depend on neither.
+    pub fn set_builder(&mut self, builder: EventBuilder) {
+        self.builder = builder;
     }
 
     /// New zones (a reload changed them); open incidents carry on.
@@ -85,13 +76,14 @@ impl Dispatcher {
         let ts = report.meta.ts;
         let mut events = Vec::with_capacity(report.incidents.len());
         for inc in &report.incidents {
-            let id = self.builder.incident_id(inc);
+            let mut ev = self.builder.build(inc, None);
+            let id = ev.id.clone();
             let mut snapshot = None;
             let mut jpeg = None;
             if matches!(inc.phase, Phase::Start | Phase::Update)
                 && let (Some(store), Some(frame)) = (evidence.as_deref_mut(), frame)
             {
-                match self.snapshot(store, frame, report, inc, now_unix) {
+                match self.snapshot(store, frame, report, inc, &ev, now_unix) {
                     Ok((snap, bytes)) => {
                         snapshot = Some(snap);
                         jpeg = Some(bytes);
@@ -107,7 +99,7 @@ impl Dispatcher {
             if inc.phase == Phase::End && snapshot.is_none() {
                 snapshot = self.last_snapshot.remove(&id);
             }
-            let ev = self.builder.build(inc, snapshot);
+            ev.snapshot = snapshot;
             if let Some(p) = &self.publisher {
                 if let Err(e) = p.event(&ev) {
                     tracing::error!(error = %e, event = %ev.id, "event could not be queued for MQTT");
@@ -140,11 +132,12 @@ impl Dispatcher {
         frame: &Mat,
         report: &FrameReport,
         inc: &IncidentEvent,
+        ev: &Event,
         now_unix: i64,
     ) -> Result<(Snapshot, Vec<u8>), crate::publish::evidence::EvidenceError> {
         let local_zoned = report.meta.ts.to_zoned(self.builder.tz.clone());
         let local = local_zoned.strftime("%Y-%m-%d %H:%M:%S %Z").to_string();
-        let title = snapshot_title(inc);
+        let place = format!("{} · {} · {local}", ev.camera_name, ev.zone_name);
         let zone_points: &[[f64; 2]] = self
             .zones
             .iter()
@@ -152,14 +145,13 @@ impl Dispatcher {
             .map_or(&[], |z| z.points.as_slice());
         let ann = Annotation {
             camera: &self.builder.camera,
-            zone_id: &inc.zone,
             zone: zone_points,
             tracks: &report.tracks,
             members: &inc.track_ids,
             outline: &inc.hull,
             closed: inc.rule != RuleKind::Weaving,
-            title: &title,
-            local_time: &local,
+            place: &place,
+            title: &ev.title,
         };
         let name = format!(
             "{}_{}_{}_{}_{}-{}",

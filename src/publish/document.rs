@@ -8,6 +8,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::publish::text::{self, Names};
 use crate::types::{CameraStatus, HealthChange, IncidentEvent, Measures, Phase, ZoneCount};
 
 pub const SCHEMA: &str = "wardwatch.event/1";
@@ -84,6 +85,17 @@ pub struct Event {
     pub camera: String,
     #[schemars(regex(pattern = NAME))]
     pub zone: String,
+    /// The names an officer reads (any Unicode; the id where none is configured).
+    #[schemars(length(min = 1))]
+    pub site_name: String,
+    #[schemars(length(min = 1))]
+    pub camera_name: String,
+    #[schemars(length(min = 1))]
+    pub zone_name: String,
+    /// One readable sentence in the site's `language`, e.g.
+    /// "Tụ tập 4 người tại Cổng chợ từ 23:05 (6 phút)".
+    #[schemars(length(min = 1))]
+    pub title: String,
     /// When this event was decided (frame time), UTC RFC 3339.
     #[schemars(extend("format" = "date-time"), regex(pattern = UTC))]
     pub time_utc: String,
@@ -116,6 +128,11 @@ fn fmt_local(ts: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
         .to_string()
 }
 
+/// A display name, or the id where it is empty.
+fn or_id(name: &str, id: &str) -> String {
+    if name.is_empty() { id } else { name }.to_string()
+}
+
 fn fmt_utc(ts: jiff::Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -126,6 +143,8 @@ pub struct EventBuilder {
     pub site: String,
     pub camera: String,
     pub tz: jiff::tz::TimeZone,
+    /// Display names and the language of the titles.
+    pub names: Names,
 }
 
 impl EventBuilder {
@@ -149,7 +168,7 @@ impl EventBuilder {
             Phase::Update => inc.update_reason.clone(),
             Phase::Start => None,
         };
-        Event {
+        let mut ev = Event {
             schema: SCHEMA.into(),
             id: self.incident_id(inc),
             seq: inc.seq,
@@ -158,6 +177,10 @@ impl EventBuilder {
             site: self.site.clone(),
             camera: self.camera.clone(),
             zone: inc.zone.clone(),
+            site_name: or_id(&self.names.site, &self.site),
+            camera_name: or_id(&self.names.camera, &self.camera),
+            zone_name: self.names.zone(&inc.zone).unwrap_or(&inc.zone).to_string(),
+            title: String::new(),
             time_utc: fmt_utc(inc.at),
             time_local: fmt_local(inc.at, &self.tz),
             started_utc: fmt_utc(inc.started_at),
@@ -169,51 +192,38 @@ impl EventBuilder {
             measures: inc.measures.clone(),
             reason,
             snapshot,
-        }
+        };
+        ev.title = text::event_title(self.names.language, &ev);
+        ev
+    }
+
+    /// The health document of a change of this camera's health.
+    pub fn health(&self, c: &HealthChange) -> HealthDoc {
+        HealthDoc::new(&self.site, &self.camera, &self.tz, &self.names, c)
     }
 }
 
 impl Event {
-    /// One readable line for the console and logs.
+    /// One line for the console and logs: fixed English keywords and ids first (for grep
+    /// and log tools), then the title in the site's language.
+    /// `2026-11-26 23:05:00 START  gathering cam-1/gate: Tụ tập 4 người … id=…`
     pub fn summary(&self) -> String {
         let local = self
             .time_local
             .get(..19)
             .unwrap_or(&self.time_local)
             .replace('T', " ");
-        let since = self.started_local.get(11..19).unwrap_or("");
         let phase = match self.phase {
             Phase::Start => "START ",
             Phase::Update => "UPDATE",
             Phase::End => "END   ",
         };
-        let what = if self.rule == "weaving" {
-            let none = crate::types::WeavingMeasures::default();
-            let w = match &self.measures {
-                Measures::Weaving(w) => w,
-                _ => &none,
-            };
-            format!(
-                "vehicle weaving, {} reversals, peak swing {:.0} px{}",
-                w.reversals.max(w.max_reversals),
-                w.peak_swing_px.max(w.max_swing_px),
-                if w.racing {
-                    format!(", RACING with {} vehicles", w.weaving_vehicles)
-                } else {
-                    String::new()
-                }
-            )
-        } else if self.rule == "loitering" {
-            "1 person lingering".to_string()
-        } else {
-            format!("{} people (peak {})", self.people, self.peak_people)
-        };
         let mut s = format!(
-            "{local} {phase} {rule} {cam}/{zone}: {what} since {since} ({dur:.0} s)",
+            "{local} {phase} {rule} {cam}/{zone}: {title}",
             rule = self.rule,
             cam = self.camera,
             zone = self.zone,
-            dur = self.duration_s,
+            title = self.title,
         );
         if let Some(r) = &self.reason {
             s.push_str(&format!(" reason={r}"));
@@ -237,6 +247,9 @@ pub struct ActiveAlert {
     pub id: String,
     pub rule: String,
     pub zone: String,
+    pub zone_name: String,
+    /// The latest event's title.
+    pub title: String,
     pub people: usize,
     pub started_local: String,
     /// Path of the latest snapshot on the appliance.
@@ -249,6 +262,8 @@ impl From<&Event> for ActiveAlert {
             id: e.id.clone(),
             rule: e.rule.clone(),
             zone: e.zone.clone(),
+            zone_name: e.zone_name.clone(),
+            title: e.title.clone(),
             people: e.people,
             started_local: e.started_local.clone(),
             snapshot: e.snapshot.as_ref().map(|s| s.path.clone()),
@@ -326,10 +341,16 @@ pub struct HealthDoc {
     pub site: String,
     #[schemars(regex(pattern = NAME))]
     pub camera: String,
+    /// The camera's display name (its id where none is configured).
+    #[schemars(length(min = 1))]
+    pub camera_name: String,
     pub status: CameraStatus,
     /// online: connected | recovered; offline: the error; degraded: dark | frozen | low_fps.
     #[schemars(length(min = 1))]
     pub reason: String,
+    /// One readable sentence in the site's `language`.
+    #[schemars(length(min = 1))]
+    pub title: String,
     #[schemars(extend("format" = "date-time"), regex(pattern = UTC))]
     pub time_utc: String,
     #[schemars(extend("format" = "date-time"))]
@@ -504,30 +525,45 @@ pub struct StageTimes {
 }
 
 impl HealthDoc {
-    pub fn new(site: &str, camera: &str, tz: &jiff::tz::TimeZone, c: &HealthChange) -> Self {
-        HealthDoc {
+    /// `names.camera` is the camera's display name where `names` is that camera's (an
+    /// empty one falls back to the id).
+    pub fn new(
+        site: &str,
+        camera: &str,
+        tz: &jiff::tz::TimeZone,
+        names: &Names,
+        c: &HealthChange,
+    ) -> Self {
+        let camera_name = or_id(&names.camera, camera);
+        let mut doc = HealthDoc {
             schema: CAMERA_SCHEMA.into(),
             rule: "camera".into(),
             site: site.into(),
             camera: camera.into(),
+            camera_name,
             status: c.status,
             reason: c.reason.clone(),
+            title: String::new(),
             time_utc: fmt_utc(c.at),
             time_local: fmt_local(c.at, tz),
-        }
+        };
+        doc.title = text::health_title(names.language, &doc);
+        doc
     }
 
-    /// One readable line for the console: `2026-11-26 23:00:00 CAMERA cam-1 Offline reason`.
+    /// One readable line for the console, keywords first, then the title:
+    /// `2026-11-26 23:00:00 CAMERA cam-1 Offline connection refused | Camera … mất tín hiệu …`.
     pub fn summary(&self) -> String {
         format!(
-            "{} CAMERA {} {:?} {}",
+            "{} CAMERA {} {:?} {} | {}",
             self.time_local
                 .get(..19)
                 .unwrap_or(&self.time_local)
                 .replace('T', " "),
             self.camera,
             self.status,
-            self.reason
+            self.reason,
+            self.title
         )
     }
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::publish::document::Snapshot;
 use crate::publish::files;
+use crate::publish::text::fold_ascii;
 use crate::types::{ObjectClass, Track};
 
 /// Where snapshots go and how much of them is kept.
@@ -22,7 +23,13 @@ pub struct EvidenceSettings {
     pub max_files: usize,
     pub max_bytes: u64,
     pub max_age_s: f64,
+    /// TrueType font for the header (Vietnamese needs its diacritics); `None`, or a font
+    /// that cannot be loaded, draws the header without diacritics in OpenCV's own font.
+    pub font: Option<PathBuf>,
 }
+
+/// The Debian font (`fonts-dejavu-core`) with every Vietnamese letter.
+pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 /// Polygon vertices (normalised to the frame, [0, 1]) in pixels of a `w`×`h` frame.
 pub fn polygon_pixels(points: &[[f64; 2]], w: u32, h: u32) -> Vec<(i32, i32)> {
@@ -52,7 +59,6 @@ pub enum EvidenceError {
 /// What to draw on a snapshot.
 pub struct Annotation<'a> {
     pub camera: &'a str,
-    pub zone_id: &'a str,
     /// The zone polygon, normalised to the frame.
     pub zone: &'a [[f64; 2]],
     pub tracks: &'a [Track],
@@ -62,14 +68,149 @@ pub struct Annotation<'a> {
     pub outline: &'a [(f32, f32)],
     /// Close the outline (a group hull) or leave it open (a vehicle's path).
     pub closed: bool,
-    /// Header line, e.g. "GATHERING START 4 people".
+    /// Header, first line: where and when ("Camera 3 · Cổng chợ · 2026-11-26 23:05:00 +07").
+    pub place: &'a str,
+    /// Header, second line: the event's title ("Tụ tập 4 người tại Cổng chợ từ 23:05 (6 phút)").
     pub title: &'a str,
-    /// Site-local time text.
-    pub local_time: &'a str,
+}
+
+/// Draws text lines with a TrueType font (any Unicode), or without one in OpenCV's
+/// Hershey font with the diacritics folded away (`Cổng chợ` → `Cong cho`).
+pub struct TextPainter {
+    font: Option<opencv::core::Ptr<opencv::freetype::FreeType2>>,
+}
+
+impl TextPainter {
+    /// Load `font`; a font that is missing or unreadable is reported and the painter
+    /// falls back to the Hershey font.
+    pub fn new(font: Option<&Path>) -> Self {
+        let Some(path) = font else {
+            return Self { font: None };
+        };
+        match Self::load(path) {
+            Ok(f) => Self { font: Some(f) },
+            Err(e) => {
+                tracing::warn!(font = %path.display(), error = %e, "snapshot font not loaded: headers are drawn without diacritics (install fonts-dejavu-core, or set evidence.font to a .ttf with Vietnamese letters)");
+                Self { font: None }
+            }
+        }
+    }
+
+    fn load(path: &Path) -> Result<opencv::core::Ptr<opencv::freetype::FreeType2>, String> {
+        use opencv::freetype::FreeType2Trait;
+        if !path.is_file() {
+            return Err("no such file".into());
+        }
+        let mut ft = opencv::freetype::create_free_type2().map_err(|e| e.to_string())?;
+        ft.load_font_data(path, 0).map_err(|e| e.to_string())?;
+        Ok(ft)
+    }
+
+    /// Whether text keeps its diacritics (a TrueType font is loaded).
+    pub fn has_font(&self) -> bool {
+        self.font.is_some()
+    }
+
+    /// Width of `text` at `height` pixels.
+    pub fn width(&mut self, text: &str, height: i32) -> opencv::Result<i32> {
+        use opencv::freetype::FreeType2Trait;
+        let mut base = 0;
+        match &mut self.font {
+            Some(ft) => Ok(ft.get_text_size(text, height, -1, &mut base)?.width),
+            None => Ok(imgproc::get_text_size(
+                &fold_ascii(text),
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                hershey_scale(height),
+                1,
+                &mut base,
+            )?
+            .width),
+        }
+    }
+
+    /// Draw `text` with its baseline at `org`, `height` pixels tall, cut with "…" to
+    /// `max_width`.
+    pub fn draw(
+        &mut self,
+        img: &mut Mat,
+        text: &str,
+        org: Point,
+        height: i32,
+        color: Scalar,
+        max_width: i32,
+    ) -> opencv::Result<()> {
+        use opencv::freetype::FreeType2Trait;
+        let mut text = text.to_string();
+        while self.width(&text, height)? > max_width && text.chars().count() > 1 {
+            let mut cut: String = text.trim_end_matches('…').to_string();
+            cut.pop();
+            text = format!("{}…", cut.trim_end());
+        }
+        match &mut self.font {
+            Some(ft) => ft.put_text(img, &text, org, height, color, -1, imgproc::LINE_AA, true),
+            None => imgproc::put_text(
+                img,
+                &fold_ascii(&text).replace('…', "..."),
+                org,
+                imgproc::FONT_HERSHEY_SIMPLEX,
+                hershey_scale(height),
+                color,
+                1,
+                imgproc::LINE_AA,
+                false,
+            ),
+        }
+    }
+}
+
+/// The Hershey scale whose capitals are about as tall as a `height`-pixel TrueType line.
+fn hershey_scale(height: i32) -> f64 {
+    height as f64 / 30.0
+}
+
+/// The header's text height for a frame `width` pixels wide.
+pub fn header_text_height(width: i32) -> i32 {
+    (width / 40).clamp(14, 28)
+}
+
+/// The header band's height for a frame `width` pixels wide (two lines).
+pub fn header_height(width: i32) -> i32 {
+    let fh = header_text_height(width);
+    2 * fh + fh / 2 + 8
+}
+
+/// Draw the two-line header band (black, white text) on top of `img`.
+pub fn draw_header(
+    img: &mut Mat,
+    painter: &mut TextPainter,
+    lines: [&str; 2],
+) -> opencv::Result<()> {
+    let w = img.cols();
+    let fh = header_text_height(w);
+    imgproc::rectangle(
+        img,
+        Rect::new(0, 0, w, header_height(w)),
+        Scalar::all(0.0),
+        imgproc::FILLED,
+        imgproc::LINE_8,
+        0,
+    )?;
+    let white = Scalar::new(255.0, 255.0, 255.0, 0.0);
+    let amber = Scalar::new(60.0, 200.0, 255.0, 0.0);
+    painter.draw(img, lines[0], Point::new(6, 4 + fh), fh, white, w - 12)?;
+    painter.draw(
+        img,
+        lines[1],
+        Point::new(6, 4 + 2 * fh + fh / 3),
+        fh,
+        amber,
+        w - 12,
+    )
 }
 
 pub struct EvidenceStore {
     cfg: EvidenceSettings,
+    painter: TextPainter,
     canvas: Mat,
     jpeg: Vector<u8>,
     params: Vector<i32>,
@@ -92,8 +233,10 @@ impl EvidenceStore {
         files.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
         let total_bytes = files.iter().map(|f| f.1).sum();
         let params = Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]);
+        let painter = TextPainter::new(cfg.font.as_deref());
         Ok(Self {
             cfg,
+            painter,
             canvas: Mat::default(),
             jpeg: Vector::new(),
             params,
@@ -118,7 +261,8 @@ impl EvidenceStore {
         frame
             .copy_to(&mut self.canvas)
             .map_err(|e| EvidenceError::Draw(e.to_string()))?;
-        draw(&mut self.canvas, ann).map_err(|e| EvidenceError::Draw(e.to_string()))?;
+        draw(&mut self.canvas, &mut self.painter, ann)
+            .map_err(|e| EvidenceError::Draw(e.to_string()))?;
         self.jpeg.clear();
         imgcodecs::imencode(".jpg", &self.canvas, &mut self.jpeg, &self.params)
             .map_err(|e| EvidenceError::Draw(format!("JPEG encoding failed: {e}")))?;
@@ -211,14 +355,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Draw zone, boxes, ids, outline and the header on `img` (BGR).
-pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
+pub fn draw(img: &mut Mat, painter: &mut TextPainter, ann: &Annotation<'_>) -> opencv::Result<()> {
     let (w, h) = (img.cols(), img.rows());
     let yellow = Scalar::new(0.0, 220.0, 255.0, 0.0);
     let red = Scalar::new(40.0, 40.0, 255.0, 0.0);
     let green = Scalar::new(80.0, 200.0, 80.0, 0.0);
     let cyan = Scalar::new(220.0, 200.0, 0.0, 0.0);
-    let white = Scalar::new(255.0, 255.0, 255.0, 0.0);
-    let black = Scalar::new(0.0, 0.0, 0.0, 0.0);
 
     let zone: Vector<Point> = polygon_pixels(ann.zone, w as u32, h as u32)
         .into_iter()
@@ -270,31 +412,7 @@ pub fn draw(img: &mut Mat, ann: &Annotation<'_>) -> opencv::Result<()> {
         imgproc::polylines(img, &all, ann.closed, red, 2, imgproc::LINE_AA, 0)?;
     }
 
-    // Header bar.
-    imgproc::rectangle(
-        img,
-        Rect::new(0, 0, w, 26),
-        black,
-        imgproc::FILLED,
-        imgproc::LINE_8,
-        0,
-    )?;
-    let header = format!(
-        "{} | zone {} | {} | {}",
-        ann.camera, ann.zone_id, ann.local_time, ann.title
-    );
-    imgproc::put_text(
-        img,
-        &header,
-        Point::new(6, 18),
-        imgproc::FONT_HERSHEY_SIMPLEX,
-        0.5,
-        white,
-        1,
-        imgproc::LINE_AA,
-        false,
-    )?;
-    Ok(())
+    draw_header(img, painter, [ann.place, ann.title])
 }
 
 /// Text in `color` with a black outline, readable on any background.
@@ -341,6 +459,7 @@ mod tests {
             max_files,
             max_bytes,
             max_age_s,
+            font: Some(DEFAULT_FONT.into()),
         })
         .unwrap()
     }
@@ -350,14 +469,13 @@ mod tests {
         let zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]];
         let ann = Annotation {
             camera: "cam-1",
-            zone_id: "z",
             zone: &zone,
             tracks: &[],
             members: &[],
             outline: &[(10.0, 10.0), (50.0, 60.0), (90.0, 20.0)],
             closed: true,
-            title: "GATHERING START 3 people",
-            local_time: "2026-11-26 23:00:00 +07",
+            place: "Camera cổng · Cổng chợ · 2026-11-26 23:00:00 +07",
+            title: "Tụ tập 3 người tại Cổng chợ từ 22:58 (2 phút)",
         };
         s.save(&frame, &ann, name, now).unwrap().0
     }

@@ -7,6 +7,7 @@
 //! - [`outbox`]: the durable on-disk queue (removed only on PUBACK);
 //! - [`mqtt`]: the MQTT client that drains the outbox;
 //! - [`console`]: the lines printed on stdout;
+//! - [`text`]: the human texts (titles, header) in the site's language;
 //! - [`files`]: private file and directory modes for the outbox and snapshots.
 //!
 //! Publishing takes plain data ([`FrameReport`](crate::types::FrameReport),
@@ -19,6 +20,7 @@ pub mod evidence;
 pub mod files;
 pub mod mqtt;
 pub mod outbox;
+pub mod text;
 pub mod topics;
 
 pub use topics::Publisher;

@@ -199,7 +199,18 @@ impl App<'_> {
                     gate: self.cfg.motion_gate(cam),
                 });
             }
-            if !analytics_same || old.site.name != self.cfg.site.name {
+            // Names and language: the titles change, open incidents carry on.
+            if r.cfg.name != cam.name
+                || r.cfg.zone_names != cam.zone_names
+                || old.site.name != self.cfg.site.name
+                || old.site.language != self.cfg.site.language
+            {
+                let _ = self
+                    .chain
+                    .publish_tx
+                    .send(PublishMsg::Builder(Box::new(self.cfg.event_builder(cam))));
+            }
+            if !analytics_same || old.site.id != self.cfg.site.id {
                 let _ = self.chain.worker_tx.send(WorkerCmd::Reconfigure {
                     camera: cam.id.clone(),
                     settings: self.cfg.analytics(cam),
@@ -328,8 +339,9 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
         });
     }
     let publish = PublishWorker {
-        site: cfg.site.name.clone(),
+        site: cfg.site.id.clone(),
         tz: cfg.site.timezone.clone(),
+        language: cfg.site.language,
         evidence: Some(evidence),
         publisher: Some(delivery.publisher.clone()),
         console: Box::new(Stdout { json }),

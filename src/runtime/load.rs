@@ -86,8 +86,9 @@ pub fn bench_chain(
     keep_times: bool,
 ) -> Result<Chain, String> {
     let publish = PublishWorker {
-        site: cfg.site.name.clone(),
+        site: cfg.site.id.clone(),
         tz: cfg.site.timezone.clone(),
+        language: cfg.site.language,
         evidence: None,
         publisher: None,
         console: Box::new(Silent),

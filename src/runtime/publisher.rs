@@ -11,8 +11,9 @@ use opencv::core::Mat;
 
 use crate::clock::Clock;
 use crate::publish::dispatch::{Dispatcher, ZoneOutline};
-use crate::publish::document::{Event, HealthDoc};
+use crate::publish::document::{Event, EventBuilder, HealthDoc};
 use crate::publish::evidence::EvidenceStore;
+use crate::publish::text::{Language, Names};
 use crate::publish::topics::Publisher;
 use crate::types::{CameraStatus, FrameReport, HealthChange};
 
@@ -25,6 +26,8 @@ pub enum PublishMsg {
         camera: String,
         zones: Vec<ZoneOutline>,
     },
+    /// A reload changed the camera's names or the site's language.
+    Builder(Box<EventBuilder>),
     /// A frame report with incidents, and the frame when evidence is needed.
     Report {
         report: FrameReport,
@@ -74,6 +77,8 @@ impl Console for Stdout {
 pub struct PublishWorker {
     pub site: String,
     pub tz: jiff::tz::TimeZone,
+    /// The language of health titles for a camera without a dispatcher yet.
+    pub language: Language,
     pub evidence: Option<EvidenceStore>,
     pub publisher: Option<Publisher>,
     pub console: Box<dyn Console>,
@@ -101,6 +106,11 @@ impl PublishWorker {
                         d.set_zones(zones);
                     }
                 }
+                PublishMsg::Builder(b) => {
+                    if let Some(d) = cams.get_mut(&b.camera) {
+                        d.set_builder(*b);
+                    }
+                }
                 PublishMsg::Report { report, image } => {
                     let Some(d) = cams.get_mut(&report.meta.camera) else {
                         tracing::error!(camera = %report.meta.camera, "report for a camera without a dispatcher");
@@ -114,7 +124,19 @@ impl PublishWorker {
                 }
                 PublishMsg::Health { camera, change } => {
                     summary.health += 1;
-                    let doc = HealthDoc::new(&self.site, &camera, &self.tz, &change);
+                    let doc = match cams.get(&camera) {
+                        Some(d) => d.builder().health(&change),
+                        None => HealthDoc::new(
+                            &self.site,
+                            &camera,
+                            &self.tz,
+                            &Names {
+                                language: self.language,
+                                ..Names::default()
+                            },
+                            &change,
+                        ),
+                    };
                     match change.status {
                         CameraStatus::Online => {
                             tracing::info!(camera = %camera, reason = %change.reason, "camera online")
