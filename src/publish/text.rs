@@ -162,36 +162,37 @@ pub fn event_title(lang: Language, ev: &Event) -> String {
 pub fn health_title(lang: Language, doc: &HealthDoc) -> String {
     let cam = &doc.camera_name;
     let r = doc.reason.as_str();
-    match (lang, doc.status) {
-        (Language::Vi, CameraStatus::Online) if r == "recovered" => {
+    let vi = lang == Language::Vi;
+    match doc.status {
+        CameraStatus::Online if r == "recovered" && vi => {
             format!("Camera {cam} hoạt động bình thường trở lại")
         }
-        (Language::Vi, CameraStatus::Online) => format!("Camera {cam} đã kết nối"),
-        (Language::Vi, CameraStatus::Offline) => format!("Camera {cam} mất tín hiệu: {r}"),
-        (Language::Vi, CameraStatus::Degraded) => {
-            let what = match r {
-                "dark" => "hình quá tối",
-                "frozen" => "hình bị đứng",
-                "low_fps" => "tốc độ khung hình thấp",
-                other => other,
-            };
-            format!("Camera {cam} hoạt động kém: {what}")
+        CameraStatus::Online if r == "recovered" => format!("Camera {cam} is back to normal"),
+        CameraStatus::Online if vi => format!("Camera {cam} đã kết nối"),
+        CameraStatus::Online => format!("Camera {cam} online"),
+        CameraStatus::Offline if vi => format!("Camera {cam} mất tín hiệu: {r}"),
+        CameraStatus::Offline => format!("Camera {cam} offline: {r}"),
+        CameraStatus::Degraded if vi => {
+            format!("Camera {cam} hoạt động kém: {}", degraded(lang, r))
         }
-        (Language::En, CameraStatus::Online) if r == "recovered" => {
-            format!("Camera {cam} is back to normal")
-        }
-        (Language::En, CameraStatus::Online) => format!("Camera {cam} online"),
-        (Language::En, CameraStatus::Offline) => format!("Camera {cam} offline: {r}"),
-        (Language::En, CameraStatus::Degraded) => {
-            let what = match r {
-                "dark" => "picture too dark",
-                "frozen" => "picture frozen",
-                "low_fps" => "low frame rate",
-                other => other,
-            };
-            format!("Camera {cam} degraded: {what}")
-        }
+        CameraStatus::Degraded => format!("Camera {cam} degraded: {}", degraded(lang, r)),
     }
+}
+
+/// A degraded reason (`dark`, `frozen`, `low_fps`) in words; others as they are.
+fn degraded(lang: Language, reason: &str) -> &str {
+    const WORDS: [(&str, &str, &str); 3] = [
+        ("dark", "hình quá tối", "picture too dark"),
+        ("frozen", "hình bị đứng", "picture frozen"),
+        ("low_fps", "tốc độ khung hình thấp", "low frame rate"),
+    ];
+    WORDS
+        .iter()
+        .find(|(r, _, _)| *r == reason)
+        .map_or(reason, |(_, vi, en)| match lang {
+            Language::Vi => vi,
+            Language::En => en,
+        })
 }
 
 /// The text without diacritics (`Cổng chợ` → `Cong cho`): for fonts that lack them and
@@ -246,6 +247,39 @@ mod tests {
         assert_eq!(suggest_id("Cổng chợ Phường 7"), "cong-cho-phuong-7");
         assert_eq!(suggest_id("cổng-chợ"), "cong-cho");
         assert_eq!(suggest_id("  Ngã tư (Đông)  "), "nga-tu-dong");
+    }
+
+    #[test]
+    fn health_titles_name_the_camera_and_the_reason() {
+        let doc = |status, reason: &str| HealthDoc {
+            schema: String::new(),
+            rule: "camera".into(),
+            site: "s".into(),
+            camera: "c".into(),
+            camera_name: "Cổng chợ".into(),
+            status,
+            reason: reason.into(),
+            title: String::new(),
+            time_utc: String::new(),
+            time_local: String::new(),
+        };
+        let (vi, en) = (Language::Vi, Language::En);
+        assert_eq!(
+            health_title(vi, &doc(CameraStatus::Degraded, "dark")),
+            "Camera Cổng chợ hoạt động kém: hình quá tối"
+        );
+        assert_eq!(
+            health_title(en, &doc(CameraStatus::Degraded, "low_fps")),
+            "Camera Cổng chợ degraded: low frame rate"
+        );
+        assert_eq!(
+            health_title(vi, &doc(CameraStatus::Online, "recovered")),
+            "Camera Cổng chợ hoạt động bình thường trở lại"
+        );
+        assert_eq!(
+            health_title(en, &doc(CameraStatus::Offline, "refused")),
+            "Camera Cổng chợ offline: refused"
+        );
     }
 
     #[test]
