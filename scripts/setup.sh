@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # 1. apt packages ------------------------------------------------------------
-APT_PKGS="libopencv-dev libopencv-contrib-dev fonts-dejavu-core libclang-dev clang pkg-config mosquitto mosquitto-clients openssl python3-venv ca-certificates"
+APT_PKGS="libopencv-dev libopencv-contrib-dev fonts-dejavu-core libclang-dev clang pkg-config mosquitto mosquitto-clients openssl python3-venv ca-certificates chromium"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -26,6 +26,21 @@ if [ -n "$missing" ]; then
   say "installing apt packages:$missing"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 1b. Node.js and playwright-core for the web console's browser test (tests/browser/),
+#     driving the chromium above. A node that is already there (e.g. NodeSource's, which
+#     bundles npm) is kept; Debian's nodejs and npm are installed only when none is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing nodejs and npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+PW_WANT=$(node -p 'require("./tests/browser/package.json").dependencies["playwright-core"]')
+PW_HAVE=$(node -p 'try { require("./tests/browser/node_modules/playwright-core/package.json").version } catch { "" }')
+if [ "$PW_WANT" != "$PW_HAVE" ]; then
+  say "installing playwright-core $PW_WANT (tests/browser, from npm)"
+  npm ci --prefix tests/browser --no-audit --no-fund --silent >/dev/null
 fi
 
 # 2. ONNX Runtime shared library, from PyPI's onnxruntime wheel ---------------

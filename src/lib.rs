@@ -12,7 +12,8 @@
 //! and `config` builds each stage's settings from the TOML file. No stage imports
 //! `config`, `runtime` or `cli`; stages talk in the plain data of [`types`]. Only capture
 //! and the runtime read a clock, through [`clock::Clock`]; everything else takes the
-//! frame's time as an argument.
+//! frame's time as an argument. `web` serves the console and `/metrics` from what the
+//! runtime hands it.
 
 pub mod analytics;
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod publish;
 pub mod runtime;
 pub mod track;
 pub mod types;
+pub mod web;

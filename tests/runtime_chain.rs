@@ -43,6 +43,8 @@ fn chain(opts: WorkerOptions) -> Chain {
         publisher: None,
         console: Box::new(Count(Arc::default())),
         clock: clock.clone(),
+        metrics: None,
+        hub: None,
     };
     Chain::start(detector, publish, None, clock, opts, false).expect("threads start")
 }
@@ -75,6 +77,7 @@ fn a_camera_added_after_the_worker_started_is_served_to_the_end_of_its_file() {
         exit_when_idle: true,
         max_frames: None,
         batch: 1,
+        ..WorkerOptions::default()
     });
     // The worker is idle with no camera; it must wait for one rather than return.
     std::thread::sleep(Duration::from_millis(300));
@@ -127,6 +130,7 @@ fn a_capture_waiting_on_a_worker_that_stopped_stops_too() {
         exit_when_idle: true,
         max_frames: Some(3),
         batch: 1,
+        ..WorkerOptions::default()
     });
     let slot = FrameSlot::new(chain.doorbell.clone());
     let capture = Arc::new(Capture::new(
@@ -200,6 +204,7 @@ fn motion_gating_skips_a_still_scene_but_infers_every_max_skip() {
             exit_when_idle: true,
             max_frames: Some(frames),
             batch: 1,
+            ..WorkerOptions::default()
         });
         let slot = FrameSlot::new(chain.doorbell.clone());
         let capture = Arc::new(Capture::new(

@@ -120,6 +120,7 @@ fn full_pass(
             exit_when_idle: true,
             max_frames: Some(frames as u64),
             batch: 1,
+            ..WorkerOptions::default()
         },
         true,
     )

@@ -188,6 +188,8 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         publisher: delivery.as_ref().map(|d| d.publisher.clone()),
         console: Box::new(Stdout { json: args.json }),
         clock: clock.clone(),
+        metrics: None,
+        hub: None,
     };
     let dispatcher = Box::new(Dispatcher::new(
         cfg.event_builder(camera),
@@ -239,6 +241,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                     exit_when_idle: true,
                     max_frames: None,
                     batch: cfg.detector.batch,
+                    ..WorkerOptions::default()
                 },
                 true,
             )

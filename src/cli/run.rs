@@ -14,5 +14,6 @@ pub fn run(config: &Path, json: bool) -> Result<(), AppError> {
         RunError::Evidence(e) => AppError::Evidence(e),
         RunError::Outbox(e) => AppError::Outbox(e),
         RunError::Thread(e) => AppError::Failed(format!("cannot start a thread: {e}")),
+        RunError::Web(e) => AppError::Failed(e.to_string()),
     })
 }

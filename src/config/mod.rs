@@ -8,6 +8,7 @@
 //! Relative paths in the file (model, evidence, outbox, file cameras) are relative to the
 //! directory that holds the config file, so a config works from any working directory.
 
+pub mod edit;
 mod stages;
 pub use stages::Role;
 
@@ -43,7 +44,21 @@ pub struct Config {
     pub tracker: TrackerConfig,
     pub evidence: EvidenceConfig,
     pub runtime: RuntimeConfig,
+    pub console: ConsoleConfig,
     pub cameras: Vec<CameraConfig>,
+}
+
+/// `[console]`: the web console and `/metrics` (off by default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+    pub bind: std::net::SocketAddr,
+    /// Every request but the page itself needs it (`Authorization: Bearer` or `?token=`).
+    pub token: String,
+    /// Base of the evidence URLs put into events, e.g. `http://10.0.0.5:8080`.
+    pub public_url: String,
+    /// Seconds between preview frames per camera.
+    pub preview_every_s: f64,
 }
 
 /// `[runtime]`: how `wardwatch run` watches its cameras.
@@ -174,6 +189,8 @@ struct RawConfig {
     evidence: RawEvidence,
     #[serde(default)]
     runtime: RawRuntime,
+    #[serde(default)]
+    console: RawConsole,
     /// Site-wide defaults for the gathering rule; zones override field by field.
     #[serde(default)]
     gathering: RawGathering,
@@ -286,6 +303,18 @@ struct RawTracker {
     person_max_speed: Option<f64>,
     vehicle_high_score: Option<f64>,
     vehicle_confirm_score: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    enabled: Option<bool>,
+    bind: Option<String>,
+    token: Option<String>,
+    token_env: Option<String>,
+    token_file: Option<String>,
+    public_url: Option<String>,
+    preview_every: Option<Seconds>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -737,6 +766,7 @@ impl Validator<'_> {
         let tracker = self.tracker(&raw.tracker);
         let evidence = self.evidence(&raw.evidence, base);
         let runtime = self.runtime(&raw.runtime);
+        let console = self.console(&raw.console, base);
         if raw.motion.mask.is_some() {
             self.issue(
                 &[Seg::Key("motion"), Seg::Key("mask")],
@@ -852,15 +882,91 @@ impl Validator<'_> {
                 zones,
             });
         }
+        let console: ConsoleConfig = console?;
+        let mut evidence: EvidenceConfig = evidence?;
+        if console.enabled {
+            evidence.url_base = Some(format!("{}/evidence", console.public_url));
+        }
         Some(Config {
             file: file.to_path_buf(),
             site: site?,
             mqtt: mqtt?,
             detector: detector?,
             tracker: tracker?,
-            evidence: evidence?,
+            evidence,
             runtime: runtime?,
+            console,
             cameras,
+        })
+    }
+
+    fn console(&mut self, c: &RawConsole, base: &Path) -> Option<ConsoleConfig> {
+        let before = self.issues.len();
+        let k = |f: &'static str| [Seg::Key("console"), Seg::Key(f)];
+        let enabled = c.enabled.unwrap_or(false);
+        let bind_text = c.bind.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = match bind_text.parse::<std::net::SocketAddr>() {
+            Ok(b) => b,
+            Err(_) => {
+                self.issue(
+                    &k("bind"),
+                    format!("{bind_text:?} is not an address:port: use e.g. \"127.0.0.1:8080\" (this box only) or \"0.0.0.0:8080\" (the LAN; the token still guards it)"),
+                );
+                "127.0.0.1:8080".parse().expect("literal address")
+            }
+        };
+        let mut token = c.token.clone();
+        if let Some(var) = &c.token_env {
+            match std::env::var(var) {
+                Ok(t) => token = Some(t),
+                Err(_) => self.issue(
+                    &k("token_env"),
+                    format!("environment variable {var:?} is not set"),
+                ),
+            }
+        }
+        if let Some(f) = &c.token_file {
+            match std::fs::read_to_string(resolve(base, f)) {
+                Ok(t) => token = Some(t.trim_end_matches(['\n', '\r']).to_string()),
+                Err(e) => self.issue(&k("token_file"), format!("{f:?} cannot be read ({e})")),
+            }
+        }
+        let token = token.unwrap_or_default();
+        if enabled && token.chars().count() < 16 {
+            self.issue(
+                &k("token"),
+                if token.is_empty() {
+                    "is missing: the console needs a token of at least 16 characters (token, token_env or token_file), e.g. from `openssl rand -hex 16`".to_string()
+                } else {
+                    format!("is {} characters: use at least 16 (e.g. `openssl rand -hex 16`)", token.chars().count())
+                },
+            );
+        }
+        let public_url = c
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            self.issue(
+                &k("public_url"),
+                format!("{public_url:?} is not an http(s) URL: give the address the duty desk reaches this box at, e.g. \"http://10.0.0.5:8080\""),
+            );
+        }
+        let preview_every_s = c.preview_every.map_or(1.0, |s| s.0);
+        if !(preview_every_s.is_finite() && (0.2..=60.0).contains(&preview_every_s)) {
+            self.issue(
+                &k("preview_every"),
+                format!("{preview_every_s} s is out of range: use 0.2 to 60 s (default 1 s)"),
+            );
+        }
+        (self.issues.len() == before).then_some(ConsoleConfig {
+            enabled,
+            bind,
+            token,
+            public_url,
+            preview_every_s,
         })
     }
 
@@ -1456,6 +1562,7 @@ impl Validator<'_> {
                 Some("") => None,
                 Some(f) => Some(resolve(base, f)),
             },
+            url_base: None,
         })
     }
 

@@ -47,6 +47,42 @@ impl Config {
             .collect()
     }
 
+    /// The camera as the web console shows and edits it.
+    pub fn camera_view(&self, cam: &CameraConfig) -> crate::web::CameraView {
+        let name_of = |id: &str| {
+            cam.zone_names
+                .iter()
+                .find(|(z, _)| z == id)
+                .map_or(id.to_string(), |(_, n)| n.clone())
+        };
+        crate::web::CameraView {
+            id: cam.id.clone(),
+            name: cam.name.clone(),
+            zones: cam
+                .zones
+                .iter()
+                .map(|z| {
+                    let mut rules = Vec::new();
+                    if z.gathering.is_some() {
+                        rules.push("gathering".to_string());
+                    }
+                    if z.weaving.is_some() {
+                        rules.push("weaving".to_string());
+                    }
+                    if z.loitering.is_some() {
+                        rules.push("loitering".to_string());
+                    }
+                    crate::web::ZoneView {
+                        id: z.id.clone(),
+                        name: name_of(&z.id),
+                        points: z.polygon.points().to_vec(),
+                        rules,
+                    }
+                })
+                .collect(),
+        }
+    }
+
     pub fn event_builder(&self, cam: &CameraConfig) -> EventBuilder {
         EventBuilder {
             site: self.site.id.clone(),

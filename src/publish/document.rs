@@ -22,6 +22,11 @@ pub const LOAD_BENCH_SCHEMA: &str = "wardwatch.bench-cameras/1";
 pub struct Snapshot {
     /// Path of the JPEG on the appliance.
     pub path: String,
+    /// Where the duty desk fetches it: the web console's evidence URL
+    /// (`<public_url>/evidence/<camera>/<file>.jpg`, send the console token as
+    /// `Authorization: Bearer`); null when the console is off. Valid until the evidence
+    /// store prunes the file (`[evidence]` max_files, max_bytes, max_age).
+    pub url: Option<String>,
     /// Hex sha256 of the JPEG bytes.
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub sha256: String,

@@ -26,6 +26,9 @@ pub struct EvidenceSettings {
     /// TrueType font for the header (Vietnamese needs its diacritics); `None`, or a font
     /// that cannot be loaded, draws the header without diacritics in OpenCV's own font.
     pub font: Option<PathBuf>,
+    /// Base of the snapshots' HTTP URLs (`<console public_url>/evidence`) when the web
+    /// console serves them; `None`: events carry the path only.
+    pub url_base: Option<String>,
 }
 
 /// The Debian font (`fonts-dejavu-core`) with every Vietnamese letter.
@@ -281,7 +284,13 @@ impl EvidenceStore {
             .map_err(|e| werr(format!("cannot write ({e}); is the disk full?")))?;
         std::fs::rename(&tmp, &path).map_err(|e| werr(format!("cannot rename ({e})")))?;
         let sha = Sha256::digest(&bytes);
+        let url = self
+            .cfg
+            .url_base
+            .as_ref()
+            .map(|b| format!("{b}/{}/{}.jpg", sanitize(ann.camera), sanitize(name)));
         let snapshot = Snapshot {
+            url,
             path: path.display().to_string(),
             sha256: hex(&sha),
             bytes: bytes.len() as u64,
@@ -460,6 +469,7 @@ mod tests {
             max_bytes,
             max_age_s,
             font: Some(DEFAULT_FONT.into()),
+            url_base: None,
         })
         .unwrap()
     }

@@ -26,9 +26,11 @@ use crate::media::source::LiveSource;
 use crate::publish::dispatch::Dispatcher;
 use crate::publish::evidence::{EvidenceError, EvidenceStore};
 use crate::publish::outbox::OutboxError;
+use crate::runtime::metrics::Metrics;
 use crate::runtime::publisher::{PublishMsg, PublishWorker, Stdout};
 use crate::runtime::worker::{WorkerCmd, WorkerOptions, percentiles};
 use crate::runtime::{Chain, Delivery, spawn_capture};
+use crate::web::Hub;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -42,6 +44,8 @@ pub enum RunError {
     Outbox(#[from] OutboxError),
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),
+    #[error("{0}")]
+    Web(#[from] crate::web::WebError),
 }
 
 /// One running camera.
@@ -52,6 +56,9 @@ struct Running {
     thread: Option<JoinHandle<CaptureEnd>>,
     /// The watchdog reported this camera offline while its read hung.
     hung_reported: bool,
+    /// The capture's decoded and dropped counters at the last stats line.
+    seen_decoded: u64,
+    seen_dropped: u64,
 }
 
 impl Running {
@@ -82,6 +89,10 @@ struct App<'a> {
     clock: Arc<dyn Clock>,
     publisher: crate::publish::Publisher,
     cams: BTreeMap<String, Running>,
+    metrics: Arc<Metrics>,
+    hub: Option<Arc<Hub>>,
+    /// Analysed frames per camera at the last fps update.
+    fps_seen: (Instant, BTreeMap<String, u64>),
 }
 
 impl App<'_> {
@@ -108,10 +119,14 @@ impl App<'_> {
                 gate: self.cfg.motion_gate(cam),
             });
         }
+        if let Some(h) = &self.hub {
+            h.set_camera(self.cfg.camera_view(cam));
+        }
         let capture = Arc::new(Capture::new(
             self.cfg.capture(cam, FrameDelivery::Latest),
             slot,
         ));
+        self.metrics.set_capture(&cam.id, Some(capture.clone()));
         let source = LiveSource::with_clock(
             &cam.url,
             self.clock.clone(),
@@ -125,7 +140,11 @@ impl App<'_> {
             stop.clone(),
             Some(self.chain.publish_tx.clone()),
             self.clock.clone(),
-            Some(Box::new(self.cfg.frame_prep(cam, &self.chain.preprocessor))),
+            Some(Box::new(
+                self.cfg
+                    .frame_prep(cam, &self.chain.preprocessor)
+                    .with_metrics(Some(self.metrics.clone())),
+            )),
         )?;
         self.cams.insert(
             cam.id.clone(),
@@ -135,6 +154,8 @@ impl App<'_> {
                 stop,
                 thread: Some(thread),
                 hung_reported: false,
+                seen_decoded: 0,
+                seen_dropped: 0,
             },
         );
         Ok(())
@@ -170,11 +191,25 @@ impl App<'_> {
                 if let Some(mut r) = self.cams.remove(&id) {
                     r.join();
                 }
+                self.metrics.set_capture(&id, None);
+                if let Some(h) = &self.hub {
+                    h.remove_camera(&id);
+                }
                 let _ = self.chain.worker_tx.send(WorkerCmd::Remove {
                     camera: id,
                     reason: END_CONFIG_RELOAD.into(),
                 });
                 removed += 1;
+            }
+        }
+        if let Some(h) = &self.hub {
+            h.set_site(
+                &self.cfg.site.id,
+                &self.cfg.site.name,
+                self.cfg.site.language.as_str(),
+            );
+            for cam in &wanted {
+                h.set_camera(self.cfg.camera_view(cam));
             }
         }
         for cam in &wanted {
@@ -281,7 +316,24 @@ impl App<'_> {
         }
     }
 
-    fn stats_line(&self, since: Instant) {
+    /// Analysed fps per camera since the last call, into the metrics.
+    fn update_fps(&mut self) {
+        let (at, seen) = &mut self.fps_seen;
+        let secs = at.elapsed().as_secs_f64();
+        if secs < 2.0 {
+            return;
+        }
+        *at = Instant::now();
+        for id in self.cams.keys() {
+            let now = self.metrics.camera(id, |c| c.analysed);
+            let before = seen.insert(id.clone(), now).unwrap_or(now);
+            let fps = now.saturating_sub(before) as f64 / secs;
+            self.metrics.camera(id, |c| c.fps = fps);
+        }
+        seen.retain(|id, _| self.cams.contains_key(id));
+    }
+
+    fn stats_line(&mut self, since: Instant) {
         let figures = self
             .chain
             .stats
@@ -289,10 +341,16 @@ impl App<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let secs = since.elapsed().as_secs_f64().max(1e-3);
-        for (id, r) in &self.cams {
+        for (id, r) in self.cams.iter_mut() {
+            // The counters only grow (`/metrics` reads them too): the line shows the change.
             let c = &r.capture.slot.counters;
-            let decoded = c.decoded.swap(0, Ordering::Relaxed);
-            let dropped = c.dropped.swap(0, Ordering::Relaxed);
+            let (d, x) = (
+                c.decoded.load(Ordering::Relaxed),
+                c.dropped.load(Ordering::Relaxed),
+            );
+            let decoded = d.saturating_sub(r.seen_decoded);
+            let dropped = x.saturating_sub(r.seen_dropped);
+            (r.seen_decoded, r.seen_dropped) = (d, x);
             let mut f = figures.get(id).cloned().unwrap_or_default();
             let (p50, p95) = percentiles(&mut f.ages_ms);
             tracing::info!(
@@ -338,6 +396,40 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
             }
         });
     }
+    let metrics = Metrics::new();
+    metrics.set_outbox(delivery.publisher.outbox().clone());
+    let hub = if cfg.console.enabled {
+        let hub = Hub::new(&cfg.site.id, &cfg.site.name, cfg.site.language.as_str());
+        let path = config.to_path_buf();
+        let save: crate::web::SaveZones = Arc::new(move |camera, zones| {
+            let zones: Vec<(String, Vec<[f64; 2]>)> = zones
+                .iter()
+                .map(|z| (z.id.clone(), z.points.clone()))
+                .collect();
+            let res = crate::config::edit::save_zone_polygons(&path, camera, &zones);
+            match &res {
+                Ok(m) => tracing::info!(camera, "zone editor: {m}"),
+                Err(e) => tracing::warn!(camera, "zone editor: {e}"),
+            }
+            res
+        });
+        let addr = crate::web::start(
+            &delivery.rt,
+            crate::web::WebSettings {
+                bind: cfg.console.bind,
+                token: cfg.console.token.clone(),
+                evidence_dir: cfg.evidence.dir.clone(),
+            },
+            hub.clone(),
+            metrics.clone(),
+            save,
+        )?;
+        tracing::info!(%addr, "web console listening");
+        eprintln!("web console: http://{addr}/?token=<[console] token>");
+        Some(hub)
+    } else {
+        None
+    };
     let publish = PublishWorker {
         site: cfg.site.id.clone(),
         tz: cfg.site.timezone.clone(),
@@ -346,6 +438,8 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
         publisher: Some(delivery.publisher.clone()),
         console: Box::new(Stdout { json }),
         clock: clock.clone(),
+        metrics: Some(metrics.clone()),
+        hub: hub.clone(),
     };
     let mut chain = Chain::start(
         detector,
@@ -356,6 +450,10 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
             exit_when_idle: false,
             max_frames: None,
             batch: cfg.detector.batch,
+            metrics: Some(metrics.clone()),
+            preview_every: hub
+                .is_some()
+                .then(|| Duration::from_secs_f64(cfg.console.preview_every_s)),
         },
         false,
     )?;
@@ -365,6 +463,9 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
         clock: clock.clone(),
         publisher: delivery.publisher.clone(),
         cams: BTreeMap::new(),
+        metrics: metrics.clone(),
+        hub: hub.clone(),
+        fps_seen: (Instant::now(), BTreeMap::new()),
     };
     for cam in cfg.cameras.iter().filter(|c| c.enabled) {
         app.start_camera(cam, None)?;
@@ -376,6 +477,7 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
         app.watchdog();
+        app.update_fps();
         let every = app.cfg.runtime.stats_every_s;
         if every > 0.0 && stats_since.elapsed().as_secs_f64() >= every {
             app.stats_line(stats_since);

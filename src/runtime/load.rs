@@ -93,6 +93,8 @@ pub fn bench_chain(
         publisher: None,
         console: Box::new(Silent),
         clock: clock.clone(),
+        metrics: None,
+        hub: None,
     };
     Chain::start(detector, publish, None, clock, opts, keep_times)
         .map_err(|e| format!("cannot start the worker threads: {e}"))
@@ -136,6 +138,7 @@ pub fn run_trial(
             exit_when_idle: false,
             max_frames: None,
             batch: cfg.detector.batch,
+            ..WorkerOptions::default()
         },
         false,
     )?;

@@ -16,6 +16,7 @@
 
 pub mod control;
 pub mod load;
+pub mod metrics;
 pub mod prepare;
 pub mod publisher;
 pub mod worker;

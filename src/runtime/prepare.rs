@@ -17,6 +17,8 @@ pub struct FramePrep {
     /// Width of the motion copy; `None`: no motion gating for this camera.
     motion_width: Option<u32>,
     shrink: Shrinker,
+    /// Where the time per frame goes (`/metrics`).
+    metrics: Option<std::sync::Arc<crate::runtime::metrics::Metrics>>,
 }
 
 impl FramePrep {
@@ -25,12 +27,31 @@ impl FramePrep {
             pre,
             motion_width,
             shrink: Shrinker::default(),
+            metrics: None,
         }
+    }
+
+    pub fn with_metrics(
+        mut self,
+        m: Option<std::sync::Arc<crate::runtime::metrics::Metrics>>,
+    ) -> Self {
+        self.metrics = m;
+        self
     }
 }
 
 impl Prepare for FramePrep {
     fn prepare(&mut self, f: &mut Frame) {
+        let t0 = std::time::Instant::now();
+        self.prepare_inner(f);
+        if let Some(m) = &self.metrics {
+            m.stages.prepare.observe(t0.elapsed());
+        }
+    }
+}
+
+impl FramePrep {
+    fn prepare_inner(&mut self, f: &mut Frame) {
         f.prepared.input_id = 0;
         if let Some(p) = self.pre.as_mut() {
             // A frame the preprocessing refuses is left to the worker, which reports it.

@@ -15,7 +15,9 @@ use crate::publish::document::{Event, EventBuilder, HealthDoc};
 use crate::publish::evidence::EvidenceStore;
 use crate::publish::text::{Language, Names};
 use crate::publish::topics::Publisher;
-use crate::types::{CameraStatus, FrameReport, HealthChange};
+use crate::runtime::metrics::Metrics;
+use crate::types::{CameraStatus, FrameReport, HealthChange, Phase};
+use crate::web::Hub;
 
 /// Messages to the publish worker.
 pub enum PublishMsg {
@@ -37,6 +39,15 @@ pub enum PublishMsg {
     Health {
         camera: String,
         change: HealthChange,
+    },
+    /// A camera's latest analysed frame for the web console (sent with `try_send`: a
+    /// busy publish worker skips previews, never events).
+    Preview {
+        camera: String,
+        ts: jiff::Timestamp,
+        image: Mat,
+        tracks: Vec<crate::types::Track>,
+        zone_counts: Vec<crate::types::ZoneCount>,
     },
 }
 
@@ -83,6 +94,10 @@ pub struct PublishWorker {
     pub publisher: Option<Publisher>,
     pub console: Box<dyn Console>,
     pub clock: Arc<dyn Clock>,
+    /// Events by rule and the frame-to-publish latency (`/metrics`).
+    pub metrics: Option<Arc<Metrics>>,
+    /// The web console's live view.
+    pub hub: Option<Arc<Hub>>,
 }
 
 /// What the worker did, when its channel closed.
@@ -116,10 +131,41 @@ impl PublishWorker {
                         tracing::error!(camera = %report.meta.camera, "report for a camera without a dispatcher");
                         continue;
                     };
-                    let now = self.clock.now().as_second();
-                    for ev in d.dispatch(&report, image.as_ref(), self.evidence.as_mut(), now) {
+                    let now = self.clock.now();
+                    let events = d.dispatch(
+                        &report,
+                        image.as_ref(),
+                        self.evidence.as_mut(),
+                        now.as_second(),
+                    );
+                    if let Some(m) = &self.metrics
+                        && !events.is_empty()
+                    {
+                        // Frame time → queued: the grab is stamped with the same clock.
+                        let age = now.duration_since(report.meta.ts).as_secs_f64().max(0.0);
+                        for ev in &events {
+                            m.event(&ev.rule, phase_name(ev.phase));
+                            m.publish_latency
+                                .observe(std::time::Duration::from_secs_f64(age));
+                        }
+                    }
+                    for ev in events {
                         summary.events += 1;
                         self.console.event(&ev);
+                        if let Some(h) = &self.hub {
+                            h.event(&ev);
+                        }
+                    }
+                }
+                PublishMsg::Preview {
+                    camera,
+                    ts,
+                    image,
+                    tracks,
+                    zone_counts,
+                } => {
+                    if let Some(h) = &self.hub {
+                        h.preview(&camera, ts, &image, &tracks, &zone_counts);
                     }
                 }
                 PublishMsg::Health { camera, change } => {
@@ -146,6 +192,14 @@ impl PublishWorker {
                         }
                     }
                     self.console.health(&doc);
+                    if let Some(h) = &self.hub {
+                        h.health(&doc);
+                    }
+                    if let Some(m) = &self.metrics {
+                        m.camera(&camera, |c| {
+                            c.up = Some(change.status == CameraStatus::Online)
+                        });
+                    }
                     if let Some(p) = &self.publisher
                         && let Err(e) = p.health(&camera, &doc)
                     {
@@ -155,5 +209,13 @@ impl PublishWorker {
             }
         }
         summary
+    }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Start => "start",
+        Phase::Update => "update",
+        Phase::End => "end",
     }
 }

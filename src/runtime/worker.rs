@@ -22,6 +22,7 @@ use crate::detect::Detector;
 use crate::media::capture::{Doorbell, FrameSlot, Taken};
 use crate::media::motion::MotionGate;
 use crate::media::source::Frame;
+use crate::runtime::metrics::Metrics;
 use crate::runtime::publisher::PublishMsg;
 use crate::types::{Detection, Detections, FrameMeta, FrameReport, Phase};
 
@@ -116,6 +117,8 @@ struct Entry {
     /// This turn: skip inference / inference failed.
     skip: bool,
     failed: bool,
+    /// When the last preview frame went to the publish worker.
+    last_preview: Option<Instant>,
 }
 
 impl Entry {
@@ -137,6 +140,7 @@ impl Entry {
             age: Duration::ZERO,
             skip: false,
             failed: false,
+            last_preview: None,
         }
     }
 
@@ -186,6 +190,23 @@ pub struct WorkerOptions {
     pub max_frames: Option<u64>,
     /// Most frames (of different cameras) inferred in one run; 1: no batching.
     pub batch: usize,
+    /// Live figures for `/metrics`.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Send each camera's analysed frame to the publish worker this often (the web
+    /// console's preview); `None`: never.
+    pub preview_every: Option<Duration>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            exit_when_idle: false,
+            max_frames: None,
+            batch: 1,
+            metrics: None,
+            preview_every: None,
+        }
+    }
 }
 
 /// Run the worker until `Stop`, or until idle when `exit_when_idle`. Returns the
@@ -426,6 +447,9 @@ fn serve(
                     let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
                     st.cameras.entry(e.camera.clone()).or_default().bad_frames += 1;
                     st.totals.bad_frames += 1;
+                    if let Some(m) = &opts.metrics {
+                        m.camera(&e.camera, |c| c.bad += 1);
+                    }
                     continue;
                 }
                 if !e.skip {
@@ -441,7 +465,38 @@ fn serve(
                 if let Some(tap) = tap.as_mut() {
                     tap.frame(&dets, &report);
                 }
-                let age_ms = (e.age + tb.duration_since(t0)).as_secs_f64() * 1e3;
+                let age = e.age + tb.duration_since(t0);
+                let age_ms = age.as_secs_f64() * 1e3;
+                if let Some(m) = &opts.metrics {
+                    m.frame_age.observe(age);
+                    m.stages.analytics.observe(tb - ta);
+                    if !e.skip {
+                        let k = inferred_n as u32;
+                        m.stages.inference.observe(times.inference / k);
+                        m.stages.decode.observe(times.decode / k);
+                    }
+                    m.camera(&e.camera, |c| {
+                        c.analysed += 1;
+                        if e.skip {
+                            c.skipped += 1;
+                        } else {
+                            c.inferred += 1;
+                        }
+                    });
+                }
+                if let Some(every) = opts.preview_every
+                    && e.last_preview.is_none_or(|t| tb.duration_since(t) >= every)
+                {
+                    e.last_preview = Some(tb);
+                    // Never wait for the publish worker: a busy one skips a preview.
+                    let _ = out.try_send(PublishMsg::Preview {
+                        camera: e.camera.clone(),
+                        ts: e.buf.meta.ts,
+                        image: e.buf.image.clone(),
+                        tracks: report.tracks.clone(),
+                        zone_counts: report.zone_counts.clone(),
+                    });
+                }
                 {
                     let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
                     let f = st.cameras.entry(e.camera.clone()).or_default();
