@@ -39,10 +39,6 @@ impl Histogram {
         );
     }
 
-    pub fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-    }
-
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cum = 0u64;
@@ -150,15 +146,6 @@ impl Metrics {
         *lock(&self.events)
             .entry((rule.to_string(), phase.to_string()))
             .or_default() += 1;
-    }
-
-    /// Events counted so far for `rule` (all phases).
-    pub fn events_of(&self, rule: &str) -> u64 {
-        lock(&self.events)
-            .iter()
-            .filter(|((r, _), _)| r == rule)
-            .map(|(_, n)| n)
-            .sum()
     }
 
     /// The Prometheus text exposition of everything above.

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use opencv::core::{Mat, Vector};
 use opencv::imgcodecs;
 use opencv::prelude::*;
@@ -47,7 +48,8 @@ struct TrackView {
 
 #[derive(Default)]
 struct Live {
-    jpeg: Option<Arc<Vec<u8>>>,
+    /// Shared with every response that serves it (no copy per request).
+    jpeg: Option<Bytes>,
     size: (i32, i32),
     time_utc: String,
     tracks: Vec<TrackView>,
@@ -171,7 +173,7 @@ impl Hub {
                 tracing::debug!(camera, error = %e, "preview not encoded");
                 return;
             }
-            Arc::new(buf.as_slice().to_vec())
+            Bytes::copy_from_slice(buf.as_slice())
         };
         let tracks: Vec<TrackView> = tracks
             .iter()
@@ -201,7 +203,7 @@ impl Hub {
         self.push("frame", data);
     }
 
-    pub fn frame_jpeg(&self, camera: &str) -> Option<Arc<Vec<u8>>> {
+    pub fn frame_jpeg(&self, camera: &str) -> Option<Bytes> {
         self.lock()
             .cameras
             .get(camera)

@@ -24,14 +24,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -168,8 +168,6 @@ async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-use axum::Json;
-
 async fn page() -> Response {
     (
         [
@@ -205,8 +203,8 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-fn jpeg(bytes: Vec<u8>) -> Response {
-    let mut r = Response::new(Body::from(bytes));
+fn jpeg(bytes: impl Into<Bytes>) -> Response {
+    let mut r = Response::new(Body::from(bytes.into()));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -219,7 +217,7 @@ fn not_found(what: String) -> Response {
 
 async fn frame(State(app): State<Arc<App>>, UrlPath(camera): UrlPath<String>) -> Response {
     match app.hub.frame_jpeg(&camera) {
-        Some(j) => jpeg(j.as_ref().clone()),
+        Some(j) => jpeg(j),
         None if app.hub.has_camera(&camera) => not_found(format!(
             "camera {camera:?} has no analysed frame yet (is it online?)"
         )),
