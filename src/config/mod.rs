@@ -45,7 +45,16 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     pub runtime: RuntimeConfig,
     pub console: ConsoleConfig,
+    pub homeassistant: HomeAssistantConfig,
     pub cameras: Vec<CameraConfig>,
+}
+
+/// `[homeassistant]`: MQTT discovery for Home Assistant (off by default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HomeAssistantConfig {
+    pub enabled: bool,
+    /// Home Assistant's discovery prefix (its MQTT integration's setting).
+    pub discovery_prefix: String,
 }
 
 /// `[console]`: the web console and `/metrics` (off by default).
@@ -191,6 +200,8 @@ struct RawConfig {
     runtime: RawRuntime,
     #[serde(default)]
     console: RawConsole,
+    #[serde(default)]
+    homeassistant: RawHomeAssistant,
     /// Site-wide defaults for the gathering rule; zones override field by field.
     #[serde(default)]
     gathering: RawGathering,
@@ -315,6 +326,13 @@ struct RawConsole {
     token_file: Option<String>,
     public_url: Option<String>,
     preview_every: Option<Seconds>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHomeAssistant {
+    enabled: Option<bool>,
+    discovery_prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -767,6 +785,7 @@ impl Validator<'_> {
         let evidence = self.evidence(&raw.evidence, base);
         let runtime = self.runtime(&raw.runtime);
         let console = self.console(&raw.console, base);
+        let homeassistant = self.homeassistant(&raw.homeassistant);
         if raw.motion.mask.is_some() {
             self.issue(
                 &[Seg::Key("motion"), Seg::Key("mask")],
@@ -896,7 +915,30 @@ impl Validator<'_> {
             evidence,
             runtime: runtime?,
             console,
+            homeassistant: homeassistant?,
             cameras,
+        })
+    }
+
+    fn homeassistant(&mut self, h: &RawHomeAssistant) -> Option<HomeAssistantConfig> {
+        let prefix = h
+            .discovery_prefix
+            .clone()
+            .unwrap_or_else(|| "homeassistant".into());
+        if prefix.is_empty()
+            || prefix.contains(['+', '#'])
+            || prefix.starts_with('/')
+            || prefix.ends_with('/')
+        {
+            self.issue(
+                &[Seg::Key("homeassistant"), Seg::Key("discovery_prefix")],
+                format!("{prefix:?} is not a valid topic prefix: no '+', '#', or leading/trailing '/' (Home Assistant's default is \"homeassistant\")"),
+            );
+            return None;
+        }
+        Some(HomeAssistantConfig {
+            enabled: h.enabled.unwrap_or(false),
+            discovery_prefix: prefix,
         })
     }
 

@@ -7,12 +7,14 @@ use crate::analytics::AnalyticsSettings;
 use crate::detect::Preprocessor;
 use crate::media::capture::{CaptureSettings, Delivery};
 use crate::media::motion::MotionGate;
+use crate::publish::discovery::{DiscoveryCamera, DiscoverySite, DiscoveryZone};
 use crate::publish::dispatch::ZoneOutline;
 use crate::publish::document::EventBuilder;
 use crate::publish::mqtt::MqttSettings;
 use crate::publish::topics::Publisher;
 use crate::runtime::DeliverySettings;
 use crate::runtime::prepare::FramePrep;
+use crate::types::RuleKind;
 
 /// Who is publishing: the appliance, or a replay beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,35 +51,20 @@ impl Config {
 
     /// The camera as the web console shows and edits it.
     pub fn camera_view(&self, cam: &CameraConfig) -> crate::web::CameraView {
-        let name_of = |id: &str| {
-            cam.zone_names
-                .iter()
-                .find(|(z, _)| z == id)
-                .map_or(id.to_string(), |(_, n)| n.clone())
-        };
         crate::web::CameraView {
             id: cam.id.clone(),
             name: cam.name.clone(),
             zones: cam
                 .zones
                 .iter()
-                .map(|z| {
-                    let mut rules = Vec::new();
-                    if z.gathering.is_some() {
-                        rules.push("gathering".to_string());
-                    }
-                    if z.weaving.is_some() {
-                        rules.push("weaving".to_string());
-                    }
-                    if z.loitering.is_some() {
-                        rules.push("loitering".to_string());
-                    }
-                    crate::web::ZoneView {
-                        id: z.id.clone(),
-                        name: name_of(&z.id),
-                        points: z.polygon.points().to_vec(),
-                        rules,
-                    }
+                .map(|z| crate::web::ZoneView {
+                    id: z.id.clone(),
+                    name: zone_name(cam, &z.id),
+                    points: z.polygon.points().to_vec(),
+                    rules: zone_rules(z)
+                        .iter()
+                        .map(|r| r.as_str().to_string())
+                        .collect(),
                 })
                 .collect(),
         }
@@ -117,6 +104,44 @@ impl Config {
             Some(pre.clone()),
             cam.motion.enabled.then_some(cam.motion.width),
         )
+    }
+
+    /// Home Assistant discovery for the enabled cameras; `None` when `[homeassistant]` is
+    /// off. Only the appliance announces entities (a replay never does).
+    pub fn discovery(&self) -> Option<DiscoverySite> {
+        if !self.homeassistant.enabled {
+            return None;
+        }
+        let cameras = self
+            .cameras
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|cam| DiscoveryCamera {
+                id: cam.id.clone(),
+                name: cam.name.clone(),
+                zones: cam
+                    .zones
+                    .iter()
+                    .map(|z| DiscoveryZone {
+                        id: z.id.clone(),
+                        name: zone_name(cam, &z.id),
+                        rules: zone_rules(z),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Some(DiscoverySite {
+            discovery_prefix: self.homeassistant.discovery_prefix.clone(),
+            topic_prefix: self.mqtt.topic_prefix.clone(),
+            site: self.site.id.clone(),
+            site_name: self.site.name.clone(),
+            language: self.site.language,
+            console_url: self
+                .console
+                .enabled
+                .then(|| self.console.public_url.clone()),
+            cameras,
+        })
     }
 
     pub fn capture(&self, cam: &CameraConfig, delivery: Delivery) -> CaptureSettings {
@@ -174,4 +199,24 @@ impl Config {
             site: self.site.id.clone(),
         }
     }
+}
+
+/// The zone's name as the officer reads it (its id where none is given).
+fn zone_name(cam: &CameraConfig, id: &str) -> String {
+    cam.zone_names
+        .iter()
+        .find(|(z, _)| z == id)
+        .map_or_else(|| id.to_string(), |(_, n)| n.clone())
+}
+
+/// The rules a zone runs, in a fixed order.
+fn zone_rules(z: &super::ZoneConfig) -> Vec<RuleKind> {
+    [
+        (z.gathering.is_some(), RuleKind::Gathering),
+        (z.weaving.is_some(), RuleKind::Weaving),
+        (z.loitering.is_some(), RuleKind::Loitering),
+    ]
+    .into_iter()
+    .filter_map(|(on, r)| on.then_some(r))
+    .collect()
 }

@@ -10,7 +10,7 @@ use opencv::core::Mat;
 use crate::publish::document::{ActiveAlert, Event, EventBuilder, Snapshot, StateDoc};
 use crate::publish::evidence::{Annotation, EvidenceStore};
 use crate::publish::topics::Publisher;
-use crate::types::{FrameReport, IncidentEvent, Phase, RuleKind};
+use crate::types::{FrameReport, IncidentEvent, Phase, RuleKind, ZoneCount};
 
 /// A zone as publishing draws it: its id and polygon (normalised to the frame).
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +121,7 @@ impl Dispatcher {
             events.push(ev);
         }
         if !events.is_empty() {
-            self.publish_state(ts, report);
+            self.publish_state(ts, &report.zone_counts);
         }
         events
     }
@@ -170,13 +170,13 @@ impl Dispatcher {
     }
 
     /// Retained per-camera state: active alerts and people per zone.
-    pub fn publish_state(&self, ts: Timestamp, report: &FrameReport) {
+    pub fn publish_state(&self, ts: Timestamp, zone_counts: &[ZoneCount]) {
         let Some(p) = &self.publisher else { return };
         let state = StateDoc::new(
             &self.builder,
             ts,
             self.active.values().map(ActiveAlert::from).collect(),
-            &report.zone_counts,
+            zone_counts,
         );
         if let Err(e) = p.state(&self.builder.camera, &state) {
             tracing::warn!(error = %e, "state could not be queued for MQTT");

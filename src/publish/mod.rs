@@ -8,12 +8,14 @@
 //! - [`mqtt`]: the MQTT client that drains the outbox;
 //! - [`console`]: the lines printed on stdout;
 //! - [`text`]: the human texts (titles, header) in the site's language;
+//! - [`discovery`]: Home Assistant MQTT discovery configs;
 //! - [`files`]: private file and directory modes for the outbox and snapshots.
 //!
 //! Publishing takes plain data ([`FrameReport`](crate::types::FrameReport),
 //! [`HealthChange`](crate::types::HealthChange)); it never calls back into analytics.
 
 pub mod console;
+pub mod discovery;
 pub mod dispatch;
 pub mod document;
 pub mod evidence;

@@ -72,6 +72,12 @@ impl Publisher {
             .map(|_| ())
     }
 
+    /// Queue a retained message that must not be dropped (Home Assistant discovery
+    /// configs; an empty payload removes the entity).
+    pub fn retained(&self, topic: &str, payload: &[u8]) -> Result<(), OutboxError> {
+        self.outbox.enqueue(topic, payload, true, false).map(|_| ())
+    }
+
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }

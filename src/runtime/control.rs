@@ -26,6 +26,7 @@ use crate::media::source::LiveSource;
 use crate::publish::dispatch::Dispatcher;
 use crate::publish::evidence::{EvidenceError, EvidenceStore};
 use crate::publish::outbox::OutboxError;
+use crate::runtime::announce::Announcer;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::publisher::{PublishMsg, PublishWorker, Stdout};
 use crate::runtime::worker::{WorkerCmd, WorkerOptions, percentiles};
@@ -93,6 +94,8 @@ struct App<'a> {
     hub: Option<Arc<Hub>>,
     /// Analysed frames per camera at the last fps update.
     fps_seen: (Instant, BTreeMap<String, u64>),
+    /// Home Assistant discovery (announces nothing when `[homeassistant]` is off).
+    announcer: Announcer,
 }
 
 impl App<'_> {
@@ -177,6 +180,7 @@ impl App<'_> {
             }
         }
         let old = std::mem::replace(&mut self.cfg, new);
+        self.announcer.reload(self.cfg.discovery().as_ref());
         let wanted: Vec<CameraConfig> = self
             .cfg
             .cameras
@@ -454,6 +458,7 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
             preview_every: hub
                 .is_some()
                 .then(|| Duration::from_secs_f64(cfg.console.preview_every_s)),
+            state_every: Some(Duration::from_secs(1)),
         },
         false,
     )?;
@@ -466,6 +471,11 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
         metrics: metrics.clone(),
         hub: hub.clone(),
         fps_seen: (Instant::now(), BTreeMap::new()),
+        announcer: Announcer::new(
+            delivery.publisher.clone(),
+            cfg.mqtt.outbox_dir.clone(),
+            cfg.discovery().as_ref(),
+        ),
     };
     for cam in cfg.cameras.iter().filter(|c| c.enabled) {
         app.start_camera(cam, None)?;
@@ -478,6 +488,7 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
         std::thread::sleep(Duration::from_millis(100));
         app.watchdog();
         app.update_fps();
+        app.announcer.tick(delivery.connected());
         let every = app.cfg.runtime.stats_every_s;
         if every > 0.0 && stats_since.elapsed().as_secs_f64() >= every {
             app.stats_line(stats_since);

@@ -14,6 +14,7 @@
 //! [`control`] runs `wardwatch run`: signals, config reloads camera by camera, the
 //! watchdog for hung streams and the periodic stats line.
 
+pub mod announce;
 pub mod control;
 pub mod load;
 pub mod metrics;

@@ -35,6 +35,12 @@ pub enum PublishMsg {
         report: FrameReport,
         image: Option<Mat>,
     },
+    /// A camera's people counts changed (no incident): its retained state goes out.
+    Counts {
+        camera: String,
+        ts: jiff::Timestamp,
+        zone_counts: Vec<crate::types::ZoneCount>,
+    },
     /// A camera health change.
     Health {
         camera: String,
@@ -155,6 +161,15 @@ impl PublishWorker {
                         if let Some(h) = &self.hub {
                             h.event(&ev);
                         }
+                    }
+                }
+                PublishMsg::Counts {
+                    camera,
+                    ts,
+                    zone_counts,
+                } => {
+                    if let Some(d) = cams.get(&camera) {
+                        d.publish_state(ts, &zone_counts);
                     }
                 }
                 PublishMsg::Preview {

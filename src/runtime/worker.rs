@@ -24,7 +24,7 @@ use crate::media::motion::MotionGate;
 use crate::media::source::Frame;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::publisher::PublishMsg;
-use crate::types::{Detection, Detections, FrameMeta, FrameReport, Phase};
+use crate::types::{Detection, Detections, FrameMeta, FrameReport, Phase, ZoneCount};
 
 /// Sees every analysed frame (replay exports).
 pub trait FrameTap: Send {
@@ -119,6 +119,9 @@ struct Entry {
     failed: bool,
     /// When the last preview frame went to the publish worker.
     last_preview: Option<Instant>,
+    /// People per zone as last published on the state topic, and the frame time then.
+    sent_counts: Vec<ZoneCount>,
+    sent_counts_ts: Option<Timestamp>,
 }
 
 impl Entry {
@@ -141,7 +144,27 @@ impl Entry {
             skip: false,
             failed: false,
             last_preview: None,
+            sent_counts: Vec::new(),
+            sent_counts_ts: None,
         }
+    }
+
+    /// Whether the people counts of `report` should go out on the state topic now: they
+    /// differ from what was last published and `every` (frame time) has passed since.
+    /// A report with incidents publishes the state anyway and only records the counts.
+    fn counts_due(&mut self, report: &FrameReport, every: Duration) -> bool {
+        if report.zone_counts == self.sent_counts {
+            return false;
+        }
+        let ts = report.meta.ts;
+        let due = self
+            .sent_counts_ts
+            .is_none_or(|t| ts.duration_since(t).as_secs_f64() >= every.as_secs_f64());
+        if due || !report.incidents.is_empty() {
+            self.sent_counts.clone_from(&report.zone_counts);
+            self.sent_counts_ts = Some(ts);
+        }
+        due && report.incidents.is_empty()
     }
 
     /// Whether motion gating lets this frame skip inference.
@@ -195,6 +218,9 @@ pub struct WorkerOptions {
     /// Send each camera's analysed frame to the publish worker this often (the web
     /// console's preview); `None`: never.
     pub preview_every: Option<Duration>,
+    /// Publish a camera's state document when its people counts change, at most this
+    /// often in frame time (`run`: 1 s); `None`: only with events (replays, bench).
+    pub state_every: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -205,6 +231,7 @@ impl Default for WorkerOptions {
             batch: 1,
             metrics: None,
             preview_every: None,
+            state_every: None,
         }
     }
 }
@@ -523,6 +550,15 @@ fn serve(
                         st.stages.analytics.push(ms(tb - ta));
                         st.stages.frame.push(ms(t1 - t0) / k + ms(tb - ta));
                     }
+                }
+                if let Some(every) = opts.state_every
+                    && e.counts_due(&report, every)
+                {
+                    send(PublishMsg::Counts {
+                        camera: e.camera.clone(),
+                        ts: report.meta.ts,
+                        zone_counts: report.zone_counts.clone(),
+                    });
                 }
                 if !report.incidents.is_empty() {
                     let needs_image = report
