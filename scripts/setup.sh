@@ -54,6 +54,14 @@ if [ -z "$ORT_LIB" ]; then
 fi
 ln -sf "$ORT_LIB" "$ROOT/.venv/libonnxruntime.so"
 
+# 2b. Jinja2 in the same venv: tests/homeassistant.rs renders the Home Assistant discovery
+#     templates with it, as Home Assistant does (tests/support/ha_render.py).
+JINJA_VERSION=3.1.6
+if ! "$ROOT/.venv/bin/python" -c "import jinja2, sys; sys.exit(jinja2.__version__ != '$JINJA_VERSION')" 2>/dev/null; then
+  say "installing jinja2==$JINJA_VERSION into .venv (for the Home Assistant discovery test)"
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "jinja2==$JINJA_VERSION" "markupsafe==3.0.3"
+fi
+
 # 3. Demo footage: only vtest.avi out of Debian's opencv-doc ------------------
 VTEST="$ROOT/data/vtest.avi"
 VTEST_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
