@@ -2,6 +2,7 @@
 # One-command, idempotent set-up for wardwatch on Debian/Ubuntu.
 # Installs: apt packages, a project-local venv holding ONNX Runtime (only to supply
 # libonnxruntime.so to ort's load-dynamic), the demo clip, and checks the model hash.
+# Also cargo-deb (pinned, crates.io) for `make deb`.
 # When everything is present it finishes in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # 1. apt packages ------------------------------------------------------------
-APT_PKGS="libopencv-dev libopencv-contrib-dev fonts-dejavu-core libclang-dev clang pkg-config mosquitto mosquitto-clients openssl python3-venv ca-certificates chromium"
+APT_PKGS="libopencv-dev libopencv-contrib-dev fonts-dejavu-core libclang-dev clang pkg-config mosquitto mosquitto-clients openssl python3-venv ca-certificates chromium systemd dpkg-dev"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -104,6 +105,13 @@ if [ ! -f "$DYNHW" ] || ! echo "$DYNHW_SHA  $DYNHW" | sha256sum -c --status; the
     || die "models/make_dynamic.py --dynamic-hw failed"
   echo "$DYNHW_SHA  $DYNHW" | sha256sum -c --status \
     || die "models/nanodet-g-dynamic-size.onnx has an unexpected sha256 (onnx/protobuf versions?); delete it and re-run"
+fi
+
+# 7. cargo-deb for `make deb` and tests/package.rs, pinned, from crates.io -------
+CARGO_DEB_VERSION=3.8.0
+if ! cargo deb --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; then
+  say "installing cargo-deb $CARGO_DEB_VERSION (crates.io)"
+  cargo install --quiet --locked "cargo-deb@$CARGO_DEB_VERSION"
 fi
 
 say "ok (ORT_DYLIB_PATH=$ROOT/.venv/libonnxruntime.so)"
