@@ -269,6 +269,32 @@ url = "{repo}/data/vtest.avi"
         text,
         "refused: file unchanged"
     );
+    // The integrator added a zone on the live frame: saved under this camera with its name,
+    // rules and schedule, and the running appliance reloaded it (the page got it back);
+    // then deleted it, and the file is as it was before the addition.
+    let added = step("zone_added");
+    assert_eq!(added["ok"], true, "{added}");
+    let live = step("zone_added_live");
+    assert!(
+        live["options"].to_string().contains("Chợ đêm (cho-dem)"),
+        "{live}"
+    );
+    let removed = step("zone_removed");
+    assert_eq!(removed["ok"], true, "{removed}");
+    assert!(
+        !step("zone_removed_live")["options"]
+            .to_string()
+            .contains("cho-dem")
+    );
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(!after.contains("cho-dem"), "{after}");
+    let doc_after: toml::Value = toml::from_str(&after).unwrap();
+    assert_eq!(doc_after["camera"][0]["zone"], doc["camera"][0]["zone"]);
+    let log = app.all_lines().join("\n");
+    assert!(
+        log.contains("added cho-dem") && log.contains("removed cho-dem"),
+        "the zone editor's saves are logged: {log}"
+    );
     assert_eq!(step("done")["page_errors"], serde_json::json!([]));
 
     // /metrics on the same appliance.

@@ -405,12 +405,28 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
     let hub = if cfg.console.enabled {
         let hub = Hub::new(&cfg.site.id, &cfg.site.name, cfg.site.language.as_str());
         let path = config.to_path_buf();
-        let save: crate::web::SaveZones = Arc::new(move |camera, zones| {
-            let zones: Vec<(String, Vec<[f64; 2]>)> = zones
-                .iter()
-                .map(|z| (z.id.clone(), z.points.clone()))
-                .collect();
-            let res = crate::config::edit::save_zone_polygons(&path, camera, &zones);
+        let save: crate::web::SaveZones = Arc::new(move |camera, body| {
+            use crate::config::edit::{NewZone, ZoneChanges};
+            let changes = ZoneChanges {
+                polygons: body
+                    .zones
+                    .iter()
+                    .map(|z| (z.id.clone(), z.points.clone()))
+                    .collect(),
+                add: body
+                    .add
+                    .iter()
+                    .map(|z| NewZone {
+                        id: z.id.clone(),
+                        name: z.name.clone(),
+                        rules: z.rules.clone(),
+                        schedule: z.schedule.clone(),
+                        points: z.points.clone(),
+                    })
+                    .collect(),
+                remove: body.remove.clone(),
+            };
+            let res = crate::config::edit::save_zones(&path, camera, &changes);
             match &res {
                 Ok(m) => tracing::info!(camera, "zone editor: {m}"),
                 Err(e) => tracing::warn!(camera, "zone editor: {e}"),

@@ -14,7 +14,7 @@
 //! | `GET /api/frame/<camera>` | the camera's latest analysed frame, JPEG |
 //! | `GET /evidence/<camera>/<file>.jpg` | an incident snapshot (the `snapshot.url` of events) |
 //! | `POST /api/ack` | `{"id": "<incident>"}`: the desk acknowledged the alert |
-//! | `PUT /api/zones/<camera>` | `{"zones": [{"id", "points"}]}`: new polygons, validated, saved to the config file, reloaded for that camera |
+//! | `PUT /api/zones/<camera>` | `{"zones": [{"id", "points"}], "add": [{"id", "name", "rules", "schedule", "points"}], "remove": ["id"]}` (each list optional): new polygons, new zones, removed zones, validated, saved to the config file, reloaded for that camera |
 //! | `GET /metrics` | Prometheus text format |
 
 pub mod hub;
@@ -49,10 +49,29 @@ pub struct ZoneEdit {
     pub points: Vec<[f64; 2]>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A zone drawn in the editor, to be added to the camera.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ZonesBody {
-    zones: Vec<ZoneEdit>,
+pub struct NewZone {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub rules: Vec<String>,
+    pub schedule: String,
+    pub points: Vec<[f64; 2]>,
+}
+
+/// One save of the zone editor: new polygons of existing zones, zones to add, ids of
+/// zones to remove.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneChanges {
+    #[serde(default)]
+    pub zones: Vec<ZoneEdit>,
+    #[serde(default)]
+    pub add: Vec<NewZone>,
+    #[serde(default)]
+    pub remove: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,7 +82,7 @@ struct AckBody {
 
 /// Saves a camera's new zone polygons (validated) to the config: `Ok(what was done)` or
 /// `Err(why not, naming the field)`. Built by the runtime, which knows the config file.
-pub type SaveZones = Arc<dyn Fn(&str, &[ZoneEdit]) -> Result<String, String> + Send + Sync>;
+pub type SaveZones = Arc<dyn Fn(&str, &ZoneChanges) -> Result<String, String> + Send + Sync>;
 
 pub struct WebSettings {
     pub bind: SocketAddr,
@@ -259,10 +278,10 @@ async fn ack(State(app): State<Arc<App>>, Json(body): Json<AckBody>) -> Response
 async fn zones(
     State(app): State<Arc<App>>,
     UrlPath(camera): UrlPath<String>,
-    Json(body): Json<ZonesBody>,
+    Json(body): Json<ZoneChanges>,
 ) -> Response {
     let save = app.save.clone();
-    let res = tokio::task::spawn_blocking(move || save(&camera, &body.zones)).await;
+    let res = tokio::task::spawn_blocking(move || save(&camera, &body)).await;
     match res {
         Ok(Ok(msg)) => Json(json!({"ok": true, "message": msg})).into_response(),
         Ok(Err(msg)) => (

@@ -84,6 +84,37 @@ try {
   await page.click("#ed-save");
   await page.waitForSelector("#ed-msg.err", { timeout: 10000 });
   say({ step: "zone_refused", text: await page.$eval("#ed-msg", (m) => m.textContent) });
+
+  // A new zone: named in Vietnamese, gathering and loitering, drawn corner by corner.
+  await page.click("#ed-reset");
+  await page.click("#ed-new");
+  await page.fill("#ed-new-id", "cho-dem");
+  await page.fill("#ed-new-name", "Chợ đêm");
+  await page.check("#ed-rule-loitering");
+  await page.fill("#ed-new-schedule", "22:00-05:00");
+  await page.click("#ed-new-go");
+  for (const [fx, fy] of [[0.55, 0.60], [0.90, 0.60], [0.90, 0.95], [0.55, 0.95]]) await page.mouse.click(box.x + fx * box.w, box.y + fy * box.h);
+  await page.screenshot({ path: `${out}/editor-new-zone.png` });
+  await page.click("#ed-save");
+  await page.waitForSelector("#ed-msg.ok, #ed-msg.err", { timeout: 10000 });
+  say({ step: "zone_added", ...(await page.$eval("#ed-msg", (m) => ({ ok: m.classList.contains("ok"), text: m.textContent }))) });
+  // The appliance reloads the camera and sends its zones back: "Undo edits" reads them.
+  const hasZone = (want) => page.waitForFunction((w) => {
+    document.getElementById("ed-reset").click();
+    return [...document.querySelectorAll("#ed-zone option")].some((o) => o.textContent.includes("cho-dem")) === w;
+  }, want, { timeout: 15000, polling: 300 });
+  await hasZone(true);
+  say({ step: "zone_added_live", options: await page.$$eval("#ed-zone option", (os) => os.map((o) => o.textContent)) });
+
+  // Delete it again.
+  const idx = await page.$$eval("#ed-zone option", (os) => os.findIndex((o) => o.textContent.includes("cho-dem")));
+  await page.selectOption("#ed-zone", String(idx));
+  await page.click("#ed-delete");
+  await page.click("#ed-save");
+  await page.waitForSelector("#ed-msg.ok, #ed-msg.err", { timeout: 10000 });
+  say({ step: "zone_removed", ...(await page.$eval("#ed-msg", (m) => ({ ok: m.classList.contains("ok"), text: m.textContent }))) });
+  await hasZone(false);
+  say({ step: "zone_removed_live", options: await page.$$eval("#ed-zone option", (os) => os.map((o) => o.textContent)) });
   await page.click("#ed-close");
 
   say({ step: "done", page_errors: errors });
