@@ -115,6 +115,14 @@ impl App<'_> {
                     self.cfg.zone_outlines(cam),
                     Some(self.publisher.clone()),
                 ))));
+            // A first state document (nobody counted, no alert), so that dashboards and
+            // Home Assistant show 0 and off rather than unknown for a camera that has not
+            // delivered a frame yet (or never does: offline).
+            let _ = self.chain.publish_tx.send(PublishMsg::Counts {
+                camera: cam.id.clone(),
+                ts: self.clock.now(),
+                zone_counts: Vec::new(),
+            });
             let _ = self.chain.worker_tx.send(WorkerCmd::Add {
                 camera: cam.id.clone(),
                 slot: slot.clone(),
