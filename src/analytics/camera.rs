@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 
 use crate::analytics::debounce::Debouncer;
+use crate::analytics::filter::ObjectFilter;
 use crate::analytics::gathering::{GatheringParams, GatheringRule};
 use crate::analytics::ground::Homography;
 use crate::analytics::loitering::{LoiteringParams, LoiteringRule};
@@ -25,6 +26,8 @@ pub struct ZoneSettings {
     pub gathering: Option<GatheringParams>,
     pub weaving: Option<WeavingParams>,
     pub loitering: Option<LoiteringParams>,
+    /// Which of the camera's confirmed tracks count in this zone (`None`: all of them).
+    pub filter: Option<ObjectFilter>,
 }
 
 /// Everything one camera's analytics needs.
@@ -34,6 +37,8 @@ pub struct AnalyticsSettings {
     /// Ground-plane calibration: rule distances and speeds are in metres when present.
     pub calibration: Option<Homography>,
     pub tracker: TrackerConfig,
+    /// Detections it drops never reach the tracker (camera-wide object filters and masks).
+    pub filter: ObjectFilter,
     pub zones: Vec<ZoneSettings>,
 }
 
@@ -72,10 +77,13 @@ impl ZoneRuntime {
 pub struct CameraAnalytics {
     camera_id: String,
     calibration: Option<Homography>,
+    filter: ObjectFilter,
     tracker: Tracker,
     zones: Vec<ZoneRuntime>,
     /// Rule tracks of one class inside one zone (reused buffer).
     of_class: Vec<Track>,
+    /// The detections the camera's filter kept (reused buffer).
+    kept: Vec<crate::types::Detection>,
 }
 
 impl CameraAnalytics {
@@ -83,9 +91,11 @@ impl CameraAnalytics {
         Self {
             camera_id: s.camera_id,
             calibration: s.calibration,
+            filter: s.filter,
             tracker: Tracker::new(s.tracker),
             zones: s.zones.into_iter().map(ZoneRuntime::new).collect(),
             of_class: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -112,6 +122,18 @@ impl CameraAnalytics {
         detections: &[crate::types::Detection],
     ) -> Vec<IncidentEvent> {
         self.tracker.set_frame_size(frame_size);
+        let detections = if self.filter.is_open() {
+            detections
+        } else {
+            let (w, h) = frame_size;
+            self.kept.clear();
+            self.kept.extend(
+                detections
+                    .iter()
+                    .filter(|d| self.filter.keeps(d.class, d.score, &d.bbox, w, h)),
+            );
+            &self.kept
+        };
         let tracks = self.tracker.update(ts, detections);
         let calibration = self.calibration;
         let to_metres = move |p: (f32, f32)| {
@@ -131,6 +153,9 @@ impl CameraAnalytics {
                                 frame_size.0,
                                 frame_size.1,
                             )
+                            && zone.settings.filter.as_ref().is_none_or(|f| {
+                                f.keeps(t.class, t.score, &t.bbox, frame_size.0, frame_size.1)
+                            })
                     })
                     .cloned(),
             );
@@ -170,7 +195,8 @@ impl CameraAnalytics {
     /// Swap in new settings without losing what did not change: zones whose settings are
     /// equal keep their rule state and open incidents; changed or removed zones end their
     /// incidents with `reason` (returned); new zones start fresh. The tracker is kept when
-    /// its settings are equal, so track ids carry on.
+    /// its settings are equal, so track ids carry on. A new camera filter applies from the
+    /// next frame; tracks it no longer feeds coast and end as usual.
     pub fn reconfigure(
         &mut self,
         s: AnalyticsSettings,
@@ -196,6 +222,7 @@ impl CameraAnalytics {
             self.tracker = Tracker::new(s.tracker);
             self.calibration = s.calibration;
         }
+        self.filter = s.filter;
         self.camera_id = s.camera_id;
         out
     }
