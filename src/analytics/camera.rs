@@ -251,3 +251,136 @@ impl CameraAnalytics {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::filter::ClassLimits;
+    use crate::types::{BBox, Detection, ObjectClass};
+
+    const W: u32 = 1000;
+    const H: u32 = 500;
+
+    /// Two people standing still: one at the left (foot at 0.2, 0.8), one at the right
+    /// (foot at 0.7, 0.8), 40×100 px each.
+    fn people() -> Vec<Detection> {
+        [200.0, 700.0]
+            .into_iter()
+            .map(|x| Detection {
+                bbox: BBox {
+                    x1: x - 20.0,
+                    y1: 300.0,
+                    x2: x + 20.0,
+                    y2: 400.0,
+                },
+                score: 0.9,
+                class: ObjectClass::Person,
+                label: 0,
+            })
+            .collect()
+    }
+
+    fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon {
+        Polygon::new(vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).unwrap()
+    }
+
+    fn settings(camera: ObjectFilter, zone: Option<ObjectFilter>) -> AnalyticsSettings {
+        let tz = jiff::tz::TimeZone::UTC;
+        let always = vec!["always".to_string()];
+        AnalyticsSettings {
+            camera_id: "cam".into(),
+            calibration: None,
+            tracker: TrackerConfig::default(),
+            filter: camera,
+            zones: vec![ZoneSettings {
+                id: "all".into(),
+                polygon: Polygon::full_frame(),
+                schedule: Schedule::parse(&always, tz).unwrap(),
+                schedule_text: always,
+                gathering: None,
+                weaving: None,
+                loitering: None,
+                filter: zone,
+            }],
+        }
+    }
+
+    /// Ten frames at 5 fps; (confirmed tracks, people counted in the zone) after them.
+    fn run(a: &mut CameraAnalytics, from: i64) -> (usize, usize) {
+        for i in from..from + 10 {
+            let ts = Timestamp::from_millisecond(i * 200).unwrap();
+            a.step_incidents(ts, (W, H), &people());
+        }
+        let confirmed = a.tracks().iter().filter(|t| t.confirmed).count();
+        (confirmed, a.zone_counts()[0].people)
+    }
+
+    fn left_masked() -> ObjectFilter {
+        ObjectFilter {
+            person: ClassLimits {
+                masks: vec![square(0.0, 0.5, 0.5, 1.0)],
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_camera_filter_drops_before_tracking_a_zone_filter_only_from_the_count() {
+        let mut open = CameraAnalytics::new(settings(ObjectFilter::default(), None));
+        assert_eq!(run(&mut open, 0), (2, 2));
+
+        let mut camera = CameraAnalytics::new(settings(left_masked(), None));
+        assert_eq!(
+            run(&mut camera, 0),
+            (1, 1),
+            "the masked person is never tracked"
+        );
+
+        let mut zone = CameraAnalytics::new(settings(ObjectFilter::default(), Some(left_masked())));
+        assert_eq!(
+            run(&mut zone, 0),
+            (2, 1),
+            "tracked, but not counted in the zone"
+        );
+
+        // Too small for the zone (0.01 of the frame is 5 000 px²; they are 4 000 px²):
+        let big = ObjectFilter {
+            person: ClassLimits {
+                min_area: 0.01,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut zone = CameraAnalytics::new(settings(ObjectFilter::default(), Some(big)));
+        assert_eq!(run(&mut zone, 0), (2, 0));
+    }
+
+    #[test]
+    fn a_new_camera_filter_applies_from_the_next_frame_and_keeps_the_tracks() {
+        let mut a = CameraAnalytics::new(settings(ObjectFilter::default(), None));
+        assert_eq!(run(&mut a, 0), (2, 2));
+        let ids: Vec<u64> = a.tracks().iter().map(|t| t.id).collect();
+        let ended = a.reconfigure(
+            settings(left_masked(), None),
+            Timestamp::from_millisecond(2000).unwrap(),
+            "config_reload",
+        );
+        assert!(ended.is_empty());
+        // The right person keeps their track id; the left one's track is no longer fed.
+        let (_, people) = run(&mut a, 10);
+        assert_eq!(people, 1);
+        let right = a
+            .tracks()
+            .iter()
+            .find(|t| t.matched && t.bbox.bottom_center().0 > 500.0)
+            .expect("the right person is still tracked");
+        assert!(ids.contains(&right.id), "same track id across the change");
+        assert!(
+            a.tracks()
+                .iter()
+                .all(|t| !(t.matched && t.bbox.bottom_center().0 < 500.0)),
+            "nobody on the left is matched any more"
+        );
+    }
+}
