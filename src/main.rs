@@ -222,7 +222,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            cli::note_error(&e);
             ExitCode::from(e.exit_code())
         }
     }

@@ -519,3 +519,84 @@ fn names_are_unicode_ids_stay_ascii_and_a_vietnamese_id_gets_the_id_to_use() {
         .join("\n")
     );
 }
+
+#[test]
+fn object_filters_merge_site_camera_and_class_and_report_every_problem() {
+    use wardwatch::analytics::filter::ObjectFilter;
+    let path = support::repo().join("config/test.toml");
+    let cfg = Config::from_str(&base(), &path).expect("valid");
+    assert!(
+        cfg.cameras[0].filter.is_open(),
+        "nothing filtered by default"
+    );
+    assert_eq!(cfg.cameras[0].zones[0].filter, None);
+
+    // Site defaults under camera values, class tables over their table, masks adding up.
+    let text = base()
+        .replace(
+            "[model]",
+            "[filters]\nmin_score = 0.4\nmax_area = 0.5\n[filters.vehicle]\nmin_area = 0.002\nmin_score = 0.3\n\n[model]",
+        )
+        .replace(
+            "url = \"rtsp://10.0.0.5/stream1\"",
+            "url = \"rtsp://10.0.0.5/stream1\"\n  [camera.filters]\n  min_score = 0.5\n  masks = [[[0.0, 0.0], [0.3, 0.0], [0.3, 0.2]]]\n  [camera.filters.person]\n  min_area = 0.001\n  masks = [[[0.5, 0.0], [1.0, 0.0], [1.0, 0.2]]]",
+        )
+        + "    [camera.zone.filters.person]\n    min_area = 0.004\n";
+    let cfg = Config::from_str(&text, &path).expect("valid");
+    let f: &ObjectFilter = &cfg.cameras[0].filter;
+    assert_eq!(
+        (f.person.min_area, f.person.max_area, f.person.min_score),
+        (0.001, 0.5, 0.5),
+        "person: own class table, site max_area, camera min_score over the site's"
+    );
+    assert_eq!(
+        (f.vehicle.min_area, f.vehicle.max_area, f.vehicle.min_score),
+        (0.002, 0.5, 0.5),
+        "vehicle: site class table, but the camera's min_score beats the site's class value"
+    );
+    assert_eq!((f.person.masks.len(), f.vehicle.masks.len()), (2, 1));
+    let z = cfg.cameras[0].zones[0]
+        .filter
+        .as_ref()
+        .expect("zone filter");
+    assert_eq!(z.person.min_area, 0.004);
+    assert_eq!(
+        (
+            z.person.min_score,
+            z.vehicle.min_area,
+            z.vehicle.masks.len()
+        ),
+        (0.0, 0.0, 0),
+        "a zone takes nothing from the camera or the site: it narrows what the camera kept"
+    );
+
+    // Every problem at once, with line, field and value.
+    let text = base()
+        .replace(
+            "[model]",
+            "[filters]\nmasks = [[[0.0, 0.0], [0.3, 0.0], [0.3, 0.2]]]\n\n[model]",
+        )
+        .replace(
+            "url = \"rtsp://10.0.0.5/stream1\"",
+            "url = \"rtsp://10.0.0.5/stream1\"\n  [camera.filters]\n  min_area = 0\n  [camera.filters.person]\n  min_area = 0.2\n  max_area = 0.1",
+        )
+        + "    [camera.zone.filters]\n    min_score = 1.5\n    masks = [[[0.1, 0.1], [0.2, 0.2]], [[0.1, 0.1], [0.5, 0.1], [0.1, 0.5], [0.5, 0.5]]]\n";
+    assert_eq!(
+        errors(&text),
+        [
+            "test.toml:6: filters.masks: masks belong to a camera or a zone: put them in [camera.filters] (the whole camera) or [camera.zone.filters] (that zone)",
+            "test.toml:26: camera[0].zone[0].filters.min_score: 1.5 is out of range: use a detector score in (0, 1], or leave it out for no limit",
+            "test.toml:27: camera[0].zone[0].filters.masks[0]: mask 1: needs at least 3 points, got 2",
+            "test.toml:27: camera[0].zone[0].filters.masks[1]: mask 2: self-intersecting: edge 2-3 crosses edge 4-1",
+            "test.toml:15: camera[0].filters.min_area: 0 is out of range: use a share of the frame area (0.01: a box covering 1 % of the picture) in (0, 1], or leave it out for no limit",
+            "test.toml:17: camera[0].filters.person.min_area: 0.2 is not below max_area 0.1 for people: nothing could pass; lower min_area or raise max_area",
+        ]
+        .join("\n")
+    );
+    // A misspelt field is refused by the reader with its line.
+    let e = errors(&(base() + "    [camera.zone.filters.vehicle]\n    mask = []\n"));
+    assert!(
+        e.contains("test.toml:18: unknown field `mask`, expected one of `min_area`, `max_area`, `min_score`, `masks`"),
+        "{e}"
+    );
+}

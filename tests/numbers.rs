@@ -106,6 +106,9 @@ fn every_numeric_config_field_refuses_non_finite_negative_and_huge_values() {
         (&["weaving"], "window"),
         (&["camera"], "detect_fps"),
         (&["runtime"], "watchdog"),
+        (&["filters"], "min_area"),
+        (&["filters"], "max_area"),
+        (&["filters"], "min_score"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut tried = 0;

@@ -54,6 +54,7 @@ fn analytics() -> Box<CameraAnalytics> {
         camera_id: "cam".into(),
         calibration: None,
         tracker: Default::default(),
+        filter: Default::default(),
         zones: Vec::new(),
     }))
 }

@@ -200,6 +200,7 @@ fn run_with(
         gathering: None,
         weaving: None,
         loitering: None,
+        filter: None,
     };
     match rules {
         Rules::Weaving => zone.weaving = Some(WeavingParams::default()),
@@ -210,6 +211,7 @@ fn run_with(
         camera_id: "cam".into(),
         calibration: None,
         tracker,
+        filter: Default::default(),
         zones: vec![zone],
     });
     let t0 = t0();

@@ -163,6 +163,7 @@ fn zones_are_drawn_on_a_real_frame() {
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("2 zone(s) of camera cam-03 drawn on a 768x576 frame")
+            && String::from_utf8_lossy(&out.stdout).contains("with 2 object mask(s)")
     );
     let img = opencv::imgcodecs::imread_def(out_path.to_str().unwrap()).unwrap();
     use opencv::prelude::*;
@@ -180,5 +181,18 @@ fn zones_are_drawn_on_a_real_frame() {
     assert!(
         yellow >= 3,
         "zone outline drawn near ({cx}, {cy}): {yellow} yellow pixels"
+    );
+    // The camera's object mask (sky and rooftops, down to y = 0.15) is outlined in red.
+    let (mx, my) = (384, (0.15 * 576.0) as i32);
+    let red = (-3..=3)
+        .flat_map(|dy| (-3..=3).map(move |dx| (dx, dy)))
+        .filter(|(dx, dy)| {
+            let p = img.at_2d::<opencv::core::Vec3b>(my + dy, mx + dx).unwrap();
+            p[2] > 180 && p[1] < 90 && p[0] < 90
+        })
+        .count();
+    assert!(
+        red >= 2,
+        "mask outline drawn near ({mx}, {my}): {red} red pixels"
     );
 }

@@ -5,6 +5,8 @@
 //! frame's timestamp, so a replay can pretend it is 23:00 and tests never sleep.
 //!
 //! - [`zone`]: polygons in normalised frame coordinates, foot-point membership;
+//! - [`filter`]: object filters (box area, score, masks per class), for the camera before
+//!   tracking and for each zone's membership;
 //! - [`schedule`]: curfew windows in the site's time zone;
 //! - [`ground`]: optional ground-plane calibration (pixels → metres);
 //! - [`rules`]: the [`Rule`](rules::Rule) contract, with [`gathering`] and [`weaving`];
@@ -15,6 +17,7 @@
 
 pub mod camera;
 pub mod debounce;
+pub mod filter;
 pub mod gathering;
 pub mod ground;
 pub mod hold;

@@ -55,10 +55,12 @@ pub enum LogFormat {
     Json,
 }
 
+/// Set up the logger on stderr, and route FFmpeg's own messages through it (target
+/// `ffmpeg`, warnings and errors by default).
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("WARDWATCH_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,ort=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,ort=warn,ffmpeg=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -67,8 +69,33 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Text => builder
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        // The target tells a log shipper wardwatch's lines from FFmpeg's (`ffmpeg`).
+        LogFormat::Json => builder.json().with_target(true).try_init(),
     };
+    let _ = JSON_LOG.set(format == LogFormat::Json);
+    crate::media::ffmpeg_log::install();
+}
+
+static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// A line for the operator on stderr: as it is with `--log-format text`, as a log record
+/// with `--log-format json` (so every stderr line stays one JSON object).
+pub fn note(line: &str) {
+    if JSON_LOG.get().copied().unwrap_or(false) {
+        tracing::info!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// The command's failure: `error: …` on stderr, or an error record with
+/// `--log-format json`.
+pub fn note_error(e: &AppError) {
+    if JSON_LOG.get().copied().unwrap_or(false) {
+        tracing::error!("error: {e}");
+    } else {
+        eprintln!("error: {e}");
+    }
 }
 
 /// The camera a command is about: `--camera ID`, or the first one.

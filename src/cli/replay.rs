@@ -329,7 +329,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         ));
     }
     line.push(')');
-    eprintln!("{line}");
+    super::note(&line);
     if let Some(d) = delivery {
         let dir = cfg.outbox_dir(Role::Replay);
         let left = d.finish(Duration::from_secs_f64(args.flush_timeout_s));

@@ -6,6 +6,8 @@ use std::path::Path;
 use opencv::prelude::*;
 
 use super::{AppError, pick_camera};
+use crate::analytics::filter::ObjectFilter;
+use crate::analytics::zone::Polygon;
 use crate::config::Config;
 use crate::media::source::{Frame, LiveSource, Source, SourceError, redact};
 use crate::publish::evidence;
@@ -48,6 +50,7 @@ pub fn draw_zones(
         Scalar::new(80.0, 200.0, 80.0, 0.0),
         Scalar::new(200.0, 80.0, 255.0, 0.0),
     ];
+    let masks = object_masks(cam);
     let draw = |img: &mut opencv::core::Mat| -> opencv::Result<()> {
         for (i, z) in cam.zones.iter().enumerate() {
             let color = colors[i % colors.len()];
@@ -87,6 +90,32 @@ pub fn draw_zones(
             );
             evidence::label(img, &label, org, color, 0.5)?;
         }
+        // Object masks in red, each named by what it drops (docs/config.md#filters).
+        let red = Scalar::new(40.0, 40.0, 230.0, 0.0);
+        for (poly, label) in &masks {
+            let pts: Vector<Point> = poly
+                .to_pixels(w, h)
+                .into_iter()
+                .map(|(x, y)| Point::new(x, y))
+                .collect();
+            // The label inside the mask's bottom-left corner, clear of the header.
+            let left = pts.iter().map(|p| p.x).min().unwrap_or(0);
+            let bottom = pts.iter().map(|p| p.y).max().unwrap_or(0);
+            imgproc::polylines(
+                img,
+                &Vector::<Vector<Point>>::from_iter([pts]),
+                true,
+                red,
+                1,
+                imgproc::LINE_AA,
+                0,
+            )?;
+            let org = Point::new(
+                (left + 4).clamp(4, (w as i32 - 240).max(4)),
+                (bottom - 6).clamp(36, (h as i32 - 4).max(36)),
+            );
+            evidence::label(img, label, org, red, 0.45)?;
+        }
         let header = format!("{} | {} zone(s) | {}x{}", cam.id, cam.zones.len(), w, h);
         evidence::label(img, &header, Point::new(6, 18), Scalar::all(255.0), 0.55)
     };
@@ -100,11 +129,42 @@ pub fn draw_zones(
         )));
     }
     println!(
-        "{}: {} zone(s) of camera {} drawn on a {w}x{h} frame from {}",
+        "{}: {} zone(s) of camera {} drawn on a {w}x{h} frame from {}, with {} object mask(s)",
         out.display(),
         cam.zones.len(),
         cam.id,
-        redact(&url)
+        redact(&url),
+        masks.len()
     );
     Ok(())
+}
+
+/// The camera's and its zones' object masks, each once, with what it drops.
+fn object_masks(cam: &crate::config::CameraConfig) -> Vec<(Polygon, String)> {
+    let mut out = Vec::new();
+    let mut add = |f: &ObjectFilter, place: &str| {
+        for m in &f.person.masks {
+            let who = if f.vehicle.masks.contains(m) {
+                "all"
+            } else {
+                "people"
+            };
+            out.push((m.clone(), format!("{place}mask: {who}")));
+        }
+        for m in f
+            .vehicle
+            .masks
+            .iter()
+            .filter(|m| !f.person.masks.contains(m))
+        {
+            out.push((m.clone(), format!("{place}mask: vehicles")));
+        }
+    };
+    add(&cam.filter, "");
+    for z in &cam.zones {
+        if let Some(f) = &z.filter {
+            add(f, &format!("{} ", z.id));
+        }
+    }
+    out
 }

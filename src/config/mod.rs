@@ -9,6 +9,7 @@
 //! directory that holds the config file, so a config works from any working directory.
 
 pub mod edit;
+mod filters;
 mod stages;
 pub use stages::Role;
 
@@ -136,6 +137,8 @@ pub struct CameraConfig {
     pub calibration: Option<crate::analytics::ground::Homography>,
     /// Motion gating (`[motion]`, `[camera.motion]`).
     pub motion: crate::media::motion::MotionSettings,
+    /// Object filters before tracking (`[filters]`, `[camera.filters]`).
+    pub filter: crate::analytics::filter::ObjectFilter,
     pub zones: Vec<ZoneConfig>,
 }
 
@@ -214,6 +217,9 @@ struct RawConfig {
     /// Site-wide defaults for motion gating; cameras override field by field.
     #[serde(default)]
     motion: RawMotion,
+    /// Site-wide object filters; cameras override field by field.
+    #[serde(default)]
+    filters: filters::RawFilters,
     #[serde(default, rename = "camera")]
     cameras: Vec<RawCamera>,
 }
@@ -442,6 +448,8 @@ struct RawCamera {
     calibration: Option<RawCalibration>,
     #[serde(default)]
     motion: RawMotion,
+    #[serde(default)]
+    filters: filters::RawFilters,
     #[serde(default, rename = "zone")]
     zones: Vec<RawZone>,
 }
@@ -470,6 +478,7 @@ struct RawZone {
     weaving: RawWeaving,
     #[serde(default)]
     loitering: RawLoitering,
+    filters: Option<filters::RawFilters>,
 }
 
 /// `schedule = "22:00-05:00"` or `schedule = ["fri,sat 21:00-06:00", "mon-thu 22:00-05:00"]`.
@@ -795,6 +804,7 @@ impl Validator<'_> {
         if raw.cameras.is_empty() {
             self.motion(usize::MAX, &raw.motion, &RawMotion::default());
         }
+        let site_filters = self.filters_table(&[Seg::Key("filters")], &raw.filters, false);
         self.gathering(
             &[Seg::Key("gathering")],
             &RawGathering::default(),
@@ -864,6 +874,12 @@ impl Validator<'_> {
                 cam.calibration.is_some(),
             );
             let motion = self.motion(ci, &raw.motion, &cam.motion);
+            let own = self.filters_table(
+                &[Seg::Key("camera"), Seg::Idx(ci), Seg::Key("filters")],
+                &cam.filters,
+                true,
+            );
+            let filter = self.object_filter(&own, &site_filters);
             let url = if cam.url.contains("://") || cam.url.starts_with("/dev/") {
                 cam.url.clone()
             } else {
@@ -898,6 +914,7 @@ impl Validator<'_> {
                 hw_decode: cam.hw_decode,
                 calibration,
                 motion,
+                filter,
                 zones,
             });
         }
@@ -2122,6 +2139,10 @@ impl Validator<'_> {
             } else {
                 None
             };
+            let filter = z.filters.as_ref().map(|f| {
+                let own = self.filters_table(&zp("filters"), f, true);
+                self.object_filter(&own, &Default::default())
+            });
             if self.issues.len() == before
                 && let (Some(polygon), Some(schedule)) = (polygon, schedule)
             {
@@ -2133,6 +2154,7 @@ impl Validator<'_> {
                     gathering,
                     weaving,
                     loitering,
+                    filter: filter.filter(|f| !f.is_open()),
                 });
             }
         }

@@ -35,6 +35,7 @@ impl Config {
             camera_id: cam.id.clone(),
             calibration: cam.calibration,
             tracker: self.tracker.clone(),
+            filter: cam.filter.clone(),
             zones: cam.zones.clone(),
         }
     }

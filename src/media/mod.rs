@@ -8,9 +8,11 @@
 //! - [`health`]: online / offline / degraded from every decoded frame, with hysteresis;
 //! - [`motion`]: motion gating (a small grey copy, compared with the one at the last
 //!   inference, in or near the zones);
-//! - [`mot`]: recorded detections and tracks in MOTChallenge text format.
+//! - [`mot`]: recorded detections and tracks in MOTChallenge text format;
+//! - [`ffmpeg_log`]: FFmpeg's own messages through the logger (target `ffmpeg`).
 
 pub mod capture;
+pub mod ffmpeg_log;
 pub mod health;
 pub mod mot;
 pub mod motion;

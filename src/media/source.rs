@@ -115,7 +115,9 @@ impl FileSource {
                     "OpenCV cannot decode it (not a video, truncated, or an unsupported codec)"
                         .into(),
                 )
-            })?;
+            });
+        super::ffmpeg_log::after_open();
+        let cap = cap?;
         let fps_prop = cap.get(videoio::CAP_PROP_FPS).unwrap_or(0.0);
         let fps = match fps_override {
             Some(f) => f,
@@ -407,6 +409,7 @@ impl Source for LiveSource {
             VideoCapture::from_file_with_params(&self.url, videoio::CAP_FFMPEG, &params)
                 .map_err(|e| err(e.to_string()))?
         };
+        super::ffmpeg_log::after_open();
         if !cap.is_opened().unwrap_or(false) {
             return Err(err(
                 "cannot be opened (unreachable, wrong URL or credentials, or unsupported codec)"
@@ -660,10 +663,12 @@ pub fn decode_cost(path: &Path, frames: u64, hw: bool) -> Result<DecodeCost, Sou
         reason,
     };
     let open = || {
-        VideoCapture::from_file_with_params(&p, videoio::CAP_FFMPEG, &hw_params(hw))
+        let cap = VideoCapture::from_file_with_params(&p, videoio::CAP_FFMPEG, &hw_params(hw))
             .ok()
             .filter(|c| c.is_opened().unwrap_or(false))
-            .ok_or_else(|| err("OpenCV cannot decode it".into()))
+            .ok_or_else(|| err("OpenCV cannot decode it".into()));
+        super::ffmpeg_log::after_open();
+        cap
     };
     let mut cap = open()?;
     let acceleration = cap

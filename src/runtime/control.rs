@@ -231,6 +231,7 @@ impl App<'_> {
                 continue;
             };
             let analytics_same = r.cfg.zones == cam.zones
+                && r.cfg.filter == cam.filter
                 && r.cfg.calibration == cam.calibration
                 && old.tracker == self.cfg.tracker
                 && old.site.timezone == self.cfg.site.timezone;
@@ -260,7 +261,7 @@ impl App<'_> {
             if !analytics_same || old.site.id != self.cfg.site.id {
                 let _ = self.chain.worker_tx.send(WorkerCmd::Reconfigure {
                     camera: cam.id.clone(),
-                    settings: self.cfg.analytics(cam),
+                    settings: Box::new(self.cfg.analytics(cam)),
                     reason: END_CONFIG_RELOAD.into(),
                 });
                 let _ = self.chain.publish_tx.send(PublishMsg::Zones {

@@ -80,7 +80,7 @@ pub struct CameraCounts {
     pub inferred: u64,
     pub skipped: u64,
     pub bad: u64,
-    /// Analysed frames per second over the last stats window.
+    /// Analysed frames per second over the last 2 s.
     pub fps: f64,
     /// Whether the camera is online (its last health change).
     pub up: Option<bool>,
@@ -223,7 +223,7 @@ impl Metrics {
             &mut out,
             "wardwatch_camera_fps",
             "gauge",
-            "Analysed frames per second over the last stats window.",
+            "Analysed frames per second over the last 2 s.",
         );
         for id in &ids {
             let c = cams.get(*id).cloned().unwrap_or_default();

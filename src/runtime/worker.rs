@@ -51,7 +51,7 @@ pub enum WorkerCmd {
     /// New analytics settings: unchanged zones carry on, changed ones end with `reason`.
     Reconfigure {
         camera: String,
-        settings: AnalyticsSettings,
+        settings: Box<AnalyticsSettings>,
         reason: String,
     },
     /// Use this detector from now on.
@@ -337,7 +337,7 @@ fn serve(
                 } => {
                     if let Some(e) = cams.iter_mut().find(|e| e.camera == camera) {
                         let ts = e.last_ts.unwrap_or_else(|| clock.now());
-                        let incidents = e.analytics.reconfigure(settings, ts, &reason);
+                        let incidents = e.analytics.reconfigure(*settings, ts, &reason);
                         // Zones changed: infer the next frame rather than trust old boxes.
                         e.last_inferred = None;
                         if !incidents.is_empty() {
