@@ -213,6 +213,40 @@ thread_local! {
 /// A longer line is cut (FFmpeg's own default callback uses 1024 bytes too).
 const LINE_MAX: usize = 1024;
 
+/// At most this many FFmpeg lines per second per thread reach the log: a camera with
+/// packet loss makes the decoder complain about every frame, and the journal must not
+/// drown in it. What is held back is counted and reported once the second is over.
+const LINES_PER_SECOND: u32 = 10;
+
+thread_local! {
+    /// (start of the current second, lines logged in it, lines held back in it).
+    static RATE: Cell<(Option<std::time::Instant>, u32, u32)> = const { Cell::new((None, 0, 0)) };
+}
+
+/// Whether this thread may log another FFmpeg line now; logs how many were held back in
+/// the previous second when a new one starts.
+fn admit() -> bool {
+    let now = std::time::Instant::now();
+    let (start, logged, held) = RATE.try_with(Cell::get).unwrap_or((None, 0, 0));
+    let (start, logged, held) = match start {
+        Some(t) if now.duration_since(t).as_secs_f64() < 1.0 => (t, logged, held),
+        _ => {
+            if held > 0 {
+                tracing::warn!(target: "ffmpeg", held_back = held, "{held} more FFmpeg message(s) in the last second not logged (at most {LINES_PER_SECOND} a second per stream)");
+            }
+            (now, 0, 0)
+        }
+    };
+    let ok = logged < LINES_PER_SECOND;
+    let state = if ok {
+        (Some(start), logged + 1, held)
+    } else {
+        (Some(start), logged, held + 1)
+    };
+    let _ = RATE.try_with(|r| r.set(state));
+    ok
+}
+
 unsafe extern "C" fn on_log(avcl: *mut c_void, level: c_int, fmt: *const c_char, vl: *mut c_void) {
     // Never unwind into C.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -258,7 +292,7 @@ unsafe extern "C" fn on_log(avcl: *mut c_void, level: c_int, fmt: *const c_char,
         match done {
             Ok(Some((line, l))) => {
                 let line = line.trim_end();
-                if !line.is_empty() {
+                if !line.is_empty() && admit() {
                     emit(l, line);
                 }
             }
@@ -272,6 +306,15 @@ unsafe extern "C" fn on_log(avcl: *mut c_void, level: c_int, fmt: *const c_char,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_is_cut_to_the_rate_per_thread() {
+        // A fresh thread: its own second starts with its first line.
+        let admitted = std::thread::spawn(|| (0..100).filter(|_| admit()).count())
+            .join()
+            .unwrap();
+        assert_eq!(admitted, LINES_PER_SECOND as usize);
+    }
 
     #[test]
     fn ffmpeg_levels_map_onto_tracing_levels() {
