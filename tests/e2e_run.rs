@@ -254,3 +254,95 @@ url = "{repo}/data/vtest.avi"
     assert!(stderr.contains("config reloaded: 1 camera(s)"), "{stderr}");
     assert!(status.success(), "{stderr}");
 }
+
+/// `run --log-format json`: every stderr line is one JSON object, through start-up (the
+/// console address), a refused reload, an applied reload and the stop.
+#[test]
+fn run_with_json_logs_prints_only_json_on_stderr() {
+    support::require_runtime();
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ward.toml");
+    let config = |polygon: &str| {
+        format!(
+            r#"[site]
+id = "ward9"
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+outbox_dir = "outbox"
+[model]
+path = "{repo}/models/nanodet-g-416.onnx"
+[evidence]
+dir = "snaps"
+[console]
+enabled = true
+bind = "127.0.0.1:{web}"
+token = "0123456789abcdef0123"
+[[camera]]
+id = "road"
+url = "{repo}/data/vtest.avi"
+  [[camera.zone]]
+  id = "road"
+  polygon = {polygon}
+  rules = ["gathering"]
+"#,
+            port = broker.port,
+            web = support::broker::free_port(),
+            repo = support::repo().display()
+        )
+    };
+    std::fs::write(
+        &cfg,
+        config("[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]"),
+    )
+    .unwrap();
+    support::vtest();
+    let err_out = dir.path().join("stderr.txt");
+    let mut app = Command::new(env!("CARGO_BIN_EXE_wardwatch"))
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_out).unwrap())
+        .spawn()
+        .unwrap();
+    let err = || std::fs::read_to_string(&err_out).unwrap_or_default();
+    let wait_for = |what: &str, needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !err().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                err()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for("the camera online", "camera online");
+    std::fs::write(
+        &cfg,
+        config("[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]"),
+    )
+    .unwrap();
+    wait_for("the refusal", "config reload refused");
+    std::fs::write(
+        &cfg,
+        config("[[0.0, 0.2], [1.0, 0.2], [1.0, 1.0], [0.0, 1.0]]"),
+    )
+    .unwrap();
+    wait_for("the reload", "config reloaded");
+    support::app::signal(app.id(), "TERM");
+    let st = app.wait().unwrap();
+    assert!(st.success(), "{st}");
+    let text = err();
+    let mut targets = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}\n{text}"));
+        targets.insert(v["target"].as_str().unwrap_or("").to_string());
+    }
+    assert!(text.contains("web console listening"), "{text}");
+    eprintln!(
+        "{} JSON lines on stderr, targets {targets:?}",
+        text.lines().count()
+    );
+}

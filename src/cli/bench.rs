@@ -430,7 +430,7 @@ fn bench_cameras(
         let (d, r) = run_trial(detector, cfg, camera, video, &trial_of(cameras, gating))
             .map_err(AppError::Failed)?;
         if !args.json {
-            eprintln!(
+            super::note(&format!(
                 "  {:>3} camera(s), gating {:<3}: age p50 {:>6.1} ms p95 {:>6.1} ms, on time {:>5.1} %, {:.2} analysed fps/camera, {:>4.1} % skipped, RSS {} MB ({} MB private) → {}",
                 r.cameras,
                 if r.gating { "on" } else { "off" },
@@ -446,15 +446,15 @@ fn bench_cameras(
                 } else {
                     "falls behind"
                 }
-            );
-            eprintln!(
+            ));
+            super::note(&format!(
                 "      CPU (cores): {}",
                 r.cpu_cores
                     .iter()
                     .map(|(k, v)| format!("{k} {v:.2}"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
+            ));
         }
         Ok((d, r))
     };

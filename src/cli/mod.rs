@@ -72,26 +72,16 @@ pub fn init_logging(format: LogFormat) {
         // The target tells a log shipper wardwatch's lines from FFmpeg's (`ffmpeg`).
         LogFormat::Json => builder.json().with_target(true).try_init(),
     };
-    let _ = JSON_LOG.set(format == LogFormat::Json);
+    let _ = crate::runtime::JSON_LOG.set(format == LogFormat::Json);
     crate::media::ffmpeg_log::install();
 }
 
-static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
-/// A line for the operator on stderr: as it is with `--log-format text`, as a log record
-/// with `--log-format json` (so every stderr line stays one JSON object).
-pub fn note(line: &str) {
-    if JSON_LOG.get().copied().unwrap_or(false) {
-        tracing::info!("{line}");
-    } else {
-        eprintln!("{line}");
-    }
-}
+pub use crate::runtime::note;
 
 /// The command's failure: `error: …` on stderr, or an error record with
 /// `--log-format json`.
 pub fn note_error(e: &AppError) {
-    if JSON_LOG.get().copied().unwrap_or(false) {
+    if crate::runtime::json_log() {
         tracing::error!("error: {e}");
     } else {
         eprintln!("error: {e}");

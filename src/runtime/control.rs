@@ -290,10 +290,10 @@ impl App<'_> {
             removed,
             "config reloaded"
         );
-        eprintln!(
+        crate::runtime::plain(&format!(
             "config reloaded: {} camera(s): {kept} unchanged, {changed} with new zones or rules, {restarted} reconnected, {added} added, {removed} removed",
             self.cams.len()
-        );
+        ));
         Ok(())
     }
 
@@ -454,7 +454,9 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
             save,
         )?;
         tracing::info!(%addr, "web console listening");
-        eprintln!("web console: http://{addr}/?token=<[console] token>");
+        crate::runtime::plain(&format!(
+            "web console: http://{addr}/?token=<[console] token>"
+        ));
         Some(hub)
     } else {
         None
@@ -529,7 +531,9 @@ pub fn run(config: &Path, clock: Arc<dyn Clock>, json: bool) -> Result<(), RunEr
             Ok(c) => app.reload(c)?,
             Err(e) => {
                 tracing::error!("config reload refused, the running config stays:\n{e}");
-                eprintln!("config reload refused, the running config stays:\n{e}");
+                crate::runtime::plain(&format!(
+                    "config reload refused, the running config stays:\n{e}"
+                ));
             }
         }
     }

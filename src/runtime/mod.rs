@@ -39,6 +39,31 @@ use crate::publish::outbox::{Outbox, OutboxError};
 use publisher::{PublishMsg, PublishSummary, PublishWorker};
 use worker::{FrameTap, WorkerCmd, WorkerOptions, WorkerStats};
 
+/// Whether log records are JSON (`--log-format json`); set once by the command.
+pub static JSON_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+pub fn json_log() -> bool {
+    JSON_LOG.get().copied().unwrap_or(false)
+}
+
+/// A line for the operator on stderr: as it is with `--log-format text`, as a log record
+/// with `--log-format json` (so every stderr line stays one JSON object).
+pub fn note(line: &str) {
+    if json_log() {
+        tracing::info!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// A plain summary on stderr beside a structured record that says the same: printed with
+/// `--log-format text` only (with `json` the record is enough).
+pub fn plain(line: &str) {
+    if !json_log() {
+        eprintln!("{line}");
+    }
+}
+
 /// Depth of the channel into the publish worker. Reports only travel when they carry
 /// incidents, so this is hours of alerts; a full channel blocks the detector worker
 /// rather than losing an event.
@@ -107,10 +132,15 @@ impl Delivery {
     pub fn finish(self, timeout: Duration) -> usize {
         let left = self.rt.block_on(self.sink.flush(timeout));
         if left > 0 {
-            eprintln!(
+            let line = format!(
                 "warning: {left} message(s) not yet acknowledged by the broker; they stay in {} and are delivered by the next run",
                 self.outbox_dir.display()
             );
+            if json_log() {
+                tracing::warn!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
         }
         self.rt.block_on(self.sink.shutdown());
         left
