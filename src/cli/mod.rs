@@ -3,8 +3,10 @@
 
 pub mod bench;
 pub mod check_config;
+pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod tune;
 pub mod zones;
 
 use std::io::IsTerminal;
@@ -55,13 +57,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// Set when the log is JSON lines: other stderr output (replay `--explain`, the summary)
+/// then goes through the logger too.
+static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--log-format json` was given.
+pub fn log_json() -> bool {
+    LOG_JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn init_logging(format: LogFormat) {
+    LOG_JSON.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("WARDWATCH_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,ort=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| progress::StderrAroundBar)
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder
