@@ -46,6 +46,10 @@ impl Write for StderrAroundBar {
     }
 }
 
+fn fps_key(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.1} fps", state.per_sec());
+}
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     total: Option<u64>,
@@ -67,15 +71,17 @@ impl Progress {
                 Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr())
                     .with_style(
                         ProgressStyle::with_template(
-                            "replay [{bar:30}] {pos}/{len} frames ({percent}%) {per_sec} ETA {eta}",
+                            "replay [{bar:30}] {pos}/{len} frames ({percent}%) {fps} ETA {eta}",
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .with_key("fps", fps_key)
                         .progress_chars("=> "),
                     ),
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
                     .with_style(
-                        ProgressStyle::with_template("replay {spinner} {pos} frames {per_sec}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        ProgressStyle::with_template("replay {spinner} {pos} frames {fps}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                            .with_key("fps", fps_key),
                     ),
             };
             bar.enable_steady_tick(Duration::from_millis(200));

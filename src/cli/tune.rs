@@ -45,10 +45,12 @@ impl Annotator {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(fail(format!(
-                "the directory {} does not exist",
-                parent.display()
-            )));
+            let what = if parent.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
+            return Err(fail(format!("the directory {} {what}", parent.display())));
         }
         let Some(name) = path.to_str() else {
             return Err(fail("the path is not UTF-8; choose another name".into()));
