@@ -397,3 +397,88 @@ fn explain_rule(
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::gathering::GatheringParams;
+    use crate::analytics::zone::Polygon;
+    use crate::types::{BBox, Detection, ObjectClass};
+    use jiff::SignedDuration;
+
+    fn analytics(explain: bool) -> CameraAnalytics {
+        let mut a = CameraAnalytics::new(AnalyticsSettings {
+            camera_id: "cam".into(),
+            calibration: None,
+            tracker: TrackerConfig::default(),
+            zones: vec![ZoneSettings {
+                id: "z".into(),
+                polygon: Polygon::full_frame(),
+                schedule: Schedule::always(),
+                schedule_text: vec!["always".into()],
+                gathering: Some(GatheringParams {
+                    min_people: 3,
+                    min_duration_s: 2.0,
+                    ..GatheringParams::default()
+                }),
+                weaving: None,
+                loitering: None,
+            }],
+        });
+        a.set_explain(explain);
+        a
+    }
+
+    fn person(x: f32, y: f32) -> Detection {
+        Detection {
+            bbox: BBox::new(x - 20.0, y - 100.0, x + 20.0, y),
+            score: 0.9,
+            class: ObjectClass::Person,
+            label: 0,
+        }
+    }
+
+    #[test]
+    fn explanation_follows_a_group_from_unknown_speed_to_alert() {
+        let t0: Timestamp = "2026-11-26T16:00:00Z".parse().unwrap();
+        // Three people standing together, one alone far away.
+        let dets = [
+            person(100.0, 300.0),
+            person(150.0, 300.0),
+            person(125.0, 340.0),
+            person(600.0, 300.0),
+        ];
+        let (mut plain, mut explained) = (analytics(false), analytics(true));
+        let mut verdicts = Vec::new();
+        for k in 0..25 {
+            let ts = t0 + SignedDuration::from_millis(200 * k);
+            let a = plain.step_incidents(ts, (768, 576), &dets);
+            let b = explained.step_incidents(ts, (768, 576), &dets);
+            assert_eq!(a, b, "explaining changes nothing the analytics decides");
+            assert!(plain.explanation().is_none());
+            let ex = explained.explanation().unwrap();
+            assert_eq!(ex.ts, ts);
+            let z = &ex.zones[0];
+            assert_eq!((z.id.as_str(), z.open), ("z", true));
+            let g = z.gathering.as_ref().unwrap();
+            if let Some(grp) = g.groups.first() {
+                assert_eq!(z.members.len(), 4, "the one alone is inside too");
+                assert_eq!(grp.track_ids.len(), 3);
+                assert_eq!(g.links.len(), 3, "a triangle of links: {:?}", g.links);
+                assert_eq!(grp.hull.len(), 6);
+                verdicts.push((k, grp.verdict));
+            }
+        }
+        let first = |f: &dyn Fn(&Verdict) -> bool| verdicts.iter().find(|(_, v)| f(v)).map(|v| v.0);
+        let unknown = first(&|v| *v == Verdict::SpeedUnknown).expect("speed unknown at first");
+        let waiting = first(&|v| matches!(v, Verdict::Waiting { .. })).expect("then waiting");
+        let alert = first(&|v| *v == Verdict::Alert).expect("then the alert");
+        assert!(unknown < waiting && waiting < alert, "{verdicts:?}");
+        // min_duration 2 s at 5 fps: ten frames of waiting.
+        assert_eq!(alert - waiting, 10, "{verdicts:?}");
+        assert!(verdicts.iter().any(|(_, v)| matches!(
+            v,
+            Verdict::Waiting { held_s, .. } if (*held_s - 1.0).abs() < 1e-6
+        )));
+    }
+}
