@@ -23,6 +23,23 @@ pub struct Annotator {
     start: Timestamp,
     size: (u32, u32),
     pub frames: u64,
+    /// Time spent drawing and encoding.
+    busy: std::time::Duration,
+}
+
+impl Drop for Annotator {
+    fn drop(&mut self) {
+        use opencv::videoio::VideoWriterTrait;
+        let t = std::time::Instant::now();
+        let _ = self.writer.release();
+        self.busy += t.elapsed();
+        tracing::info!(
+            path = %self.path.display(),
+            frames = self.frames,
+            ms_per_frame = (self.busy.as_secs_f64() * 1e3 / self.frames.max(1) as f64 * 100.0).round() / 100.0,
+            "annotated video written"
+        );
+    }
 }
 
 impl Annotator {
@@ -84,6 +101,7 @@ impl Annotator {
             start,
             size,
             frames: 0,
+            busy: std::time::Duration::ZERO,
         })
     }
 
@@ -112,6 +130,7 @@ impl Annotator {
                 image.rows()
             )));
         }
+        let t = std::time::Instant::now();
         let media_s = secs(ex.ts, self.start);
         let canvas = self
             .overlay
@@ -119,6 +138,7 @@ impl Annotator {
             .map_err(fail)?;
         self.writer.write(canvas).map_err(fail)?;
         self.frames += 1;
+        self.busy += t.elapsed();
         Ok(())
     }
 }
