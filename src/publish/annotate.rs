@@ -28,7 +28,7 @@ pub const WAITING: Scalar = Scalar::new(0.0, 140.0, 255.0, 0.0);
 pub const ALERT: Scalar = Scalar::new(40.0, 40.0, 255.0, 0.0);
 /// Weaving path and its reversal points.
 pub const PATH: Scalar = Scalar::new(255.0, 255.0, 0.0, 0.0);
-pub const REVERSAL: Scalar = Scalar::new(0.0, 0.0, 255.0, 0.0);
+pub const REVERSAL: Scalar = Scalar::new(255.0, 0.0, 0.0, 0.0);
 
 const TAG_HEIGHT: i32 = 16;
 
