@@ -181,6 +181,12 @@ impl CameraAnalytics {
                 v.members.extend(zone.inside.iter().map(|t| t.id));
                 v.members.sort_unstable();
                 v.people = zone.people;
+                if zone.settings.gathering.is_none() {
+                    v.gathering = None;
+                }
+                if zone.settings.weaving.is_none() {
+                    v.weaving = None;
+                }
             }
             for (rule, debouncer) in zone.rules.iter_mut() {
                 let obs = if open {

@@ -212,6 +212,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     let source = match &args.video {
         Some(video) => {
             let source = FileSource::open(video, start, args.fps)?;
+            let detector = Detector::load(cfg.detector.clone())?;
             if let Some(path) = &args.annotate {
                 // The analysed frames, at the rate they are analysed.
                 let fps = if camera.detect_fps > 0.0 {
@@ -219,10 +220,18 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 } else {
                     source.fps()
                 };
-                let names = crate::detect::COCO_CLASSES
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                // Label names when the model's labels are COCO-80 (the shipped model's).
+                let coco = detector.num_classes() == crate::detect::COCO_CLASSES.len()
+                    && detector.classes().entries()
+                        == crate::detect::ClassMap::coco_default().entries();
+                let names = if coco {
+                    crate::detect::COCO_CLASSES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let overlay = crate::publish::annotate::Overlay::new(
                     &camera.id,
                     cfg.site.timezone.clone(),
@@ -237,7 +246,6 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                     overlay,
                 )?);
             }
-            let detector = Detector::load(cfg.detector.clone())?;
             Some((video.clone(), source, detector))
         }
         None => None,
