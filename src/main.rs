@@ -63,6 +63,18 @@ enum Command {
         /// Motion gating on or off for this replay, whatever the config says.
         #[arg(long, value_enum, value_name = "on|off")]
         gating: Option<OnOff>,
+        /// Write the analysed frames with boxes, tracks, zone membership, group links, hulls,
+        /// countdowns and weaving paths drawn on them (MPEG-4, .mp4; video replays only).
+        #[arg(long, value_name = "FILE.mp4")]
+        annotate: Option<PathBuf>,
+        /// Print on stderr, per zone and second of media time, each candidate and why it does
+        /// or does not alert (too few, moving, outside the schedule, still waiting...).
+        #[arg(long)]
+        explain: bool,
+        /// Seconds between progress lines when stderr is not a terminal (a terminal gets a
+        /// bar); 0: no progress output.
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        progress_every: f64,
         /// The video file (omit with --detections).
         video: Option<PathBuf>,
     },
@@ -166,6 +178,9 @@ fn main() -> ExitCode {
             detections,
             frame_size,
             gating,
+            annotate,
+            explain,
+            progress_every,
             video,
         } => cli::replay::replay(&cli::replay::ReplayArgs {
             config,
@@ -181,6 +196,9 @@ fn main() -> ExitCode {
             export_mot,
             export_detections,
             gating: gating.map(|g| g == OnOff::On),
+            annotate,
+            explain,
+            progress_every_s: progress_every,
         }),
         Command::Bench {
             config,

@@ -33,7 +33,7 @@ fn every_numeric_flag_refuses_non_finite_negative_and_huge_values() {
     let bad = ["inf", "-inf", "nan", "NaN", "-1", "1e99", "1e400"];
     let mut tried = 0;
     for v in bad {
-        for flag in ["--fps", "--flush-timeout"] {
+        for flag in ["--fps", "--flush-timeout", "--progress-every"] {
             let arg = format!("{flag}={v}");
             let out = wardwatch(&["replay", "--config", demo, "--no-mqtt", &arg, vtest]);
             assert_refused(&out, &arg, flag);

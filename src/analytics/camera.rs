@@ -4,16 +4,22 @@
 use jiff::Timestamp;
 
 use crate::analytics::debounce::Debouncer;
+use crate::analytics::explain::{
+    Explanation, GatheringView, GroupView, VehicleView, Verdict, WeavingView, ZoneView,
+};
 use crate::analytics::filter::ObjectFilter;
 use crate::analytics::gathering::{GatheringParams, GatheringRule};
 use crate::analytics::ground::Homography;
 use crate::analytics::loitering::{LoiteringParams, LoiteringRule};
+use crate::analytics::rules::Observation;
 use crate::analytics::rules::{GroundMap, Rule};
 use crate::analytics::schedule::Schedule;
 use crate::analytics::weaving::{WeavingParams, WeavingRule};
 use crate::analytics::zone::Polygon;
 use crate::track::{Tracker, TrackerConfig};
-use crate::types::{Detections, FrameReport, IncidentEvent, Track, ZoneCount};
+use crate::types::{
+    Detections, FrameReport, IncidentEvent, Measures, RuleKind, SpeedUnit, Track, ZoneCount, secs,
+};
 
 /// One zone: where, when, and which rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +90,8 @@ pub struct CameraAnalytics {
     of_class: Vec<Track>,
     /// The detections the camera's filter kept (reused buffer).
     kept: Vec<crate::types::Detection>,
+    /// What the last step saw, when explaining (tuning aids); `None`: not recorded.
+    explain: Option<Explanation>,
 }
 
 impl CameraAnalytics {
@@ -96,7 +104,24 @@ impl CameraAnalytics {
             zones: s.zones.into_iter().map(ZoneRuntime::new).collect(),
             of_class: Vec::new(),
             kept: Vec::new(),
+            explain: None,
         }
+    }
+
+    /// Record an [`Explanation`] of every step from now on (`replay --annotate` and
+    /// `--explain`); off by default, and free while off.
+    pub fn set_explain(&mut self, on: bool) {
+        self.explain = on.then(Explanation::default);
+        for z in self.zones.iter_mut() {
+            for (rule, _) in z.rules.iter_mut() {
+                rule.set_explain(on);
+            }
+        }
+    }
+
+    /// What the last step saw, when explaining.
+    pub fn explanation(&self) -> Option<&Explanation> {
+        self.explain.as_ref()
     }
 
     pub fn camera_id(&self) -> &str {
@@ -141,7 +166,12 @@ impl CameraAnalytics {
         };
         let ground: Option<GroundMap<'_>> = calibration.is_some().then_some(&to_metres as _);
         let mut out = Vec::new();
-        for zone in self.zones.iter_mut() {
+        if let Some(ex) = self.explain.as_mut() {
+            ex.ts = ts;
+            ex.frame_size = frame_size;
+            ex.zones.resize_with(self.zones.len(), ZoneView::default);
+        }
+        for (zi, zone) in self.zones.iter_mut().enumerate() {
             zone.inside.clear();
             zone.inside.extend(
                 tracks
@@ -165,6 +195,24 @@ impl CameraAnalytics {
                 .filter(|t| t.class == crate::types::ObjectClass::Person)
                 .count();
             let open = zone.settings.schedule.is_active(ts);
+            let mut view = self.explain.as_mut().map(|ex| &mut ex.zones[zi]);
+            if let Some(v) = view.as_deref_mut() {
+                v.clear_frame();
+                v.id.clone_from(&zone.settings.id);
+                v.polygon.clear();
+                v.polygon.extend_from_slice(zone.settings.polygon.points());
+                v.schedule.clone_from(&zone.settings.schedule_text);
+                v.open = open;
+                v.members.extend(zone.inside.iter().map(|t| t.id));
+                v.members.sort_unstable();
+                v.people = zone.people;
+                if zone.settings.gathering.is_none() {
+                    v.gathering = None;
+                }
+                if zone.settings.weaving.is_none() {
+                    v.weaving = None;
+                }
+            }
             for (rule, debouncer) in zone.rules.iter_mut() {
                 let obs = if open {
                     self.of_class.clear();
@@ -176,6 +224,18 @@ impl CameraAnalytics {
                     Vec::new()
                 };
                 out.extend(debouncer.step(ts, open, &obs));
+                if let Some(v) = view.as_deref_mut() {
+                    let calibrated = calibration.is_some();
+                    explain_rule(
+                        v,
+                        &zone.settings,
+                        rule.as_ref(),
+                        debouncer,
+                        &obs,
+                        ts,
+                        calibrated,
+                    );
+                }
             }
         }
         out
@@ -252,11 +312,132 @@ impl CameraAnalytics {
     }
 }
 
+/// Adds what one rule saw in this frame to its zone's view.
+fn explain_rule(
+    v: &mut ZoneView,
+    settings: &ZoneSettings,
+    rule: &dyn Rule,
+    debouncer: &Debouncer,
+    obs: &[Observation],
+    ts: Timestamp,
+    calibrated: bool,
+) {
+    let notes = rule.notes();
+    let cooldown = debouncer.cooldown_left_s(ts);
+    match (rule.kind(), settings.gathering, settings.weaving) {
+        (RuleKind::Gathering, Some(p), _) => {
+            let g = v.gathering.get_or_insert_with(GatheringView::default);
+            g.min_people = p.min_people;
+            g.max_speed = crate::analytics::rules::round3(p.max_speed as f64);
+            g.min_duration_s = p.min_duration_s;
+            g.speed_unit = if calibrated {
+                SpeedUnit::MPerS
+            } else {
+                SpeedUnit::BodyHeightsPerS
+            };
+            if let Some(n) = notes {
+                g.links.extend_from_slice(&n.links);
+                g.small_groups.extend(n.small_groups.iter().cloned());
+            }
+            for o in obs {
+                let Measures::Gathering(m) = &o.measures else {
+                    continue;
+                };
+                let st = debouncer.status(o.key, ts);
+                let verdict = if o.people < p.min_people {
+                    Verdict::TooFew {
+                        people: o.people,
+                        min: p.min_people,
+                    }
+                } else if !o.active {
+                    match m.speed {
+                        None => Verdict::SpeedUnknown,
+                        Some(speed) => Verdict::Moving {
+                            speed,
+                            max: g.max_speed,
+                            unit: g.speed_unit,
+                        },
+                    }
+                } else {
+                    Verdict::holding(st.held_s, p.min_duration_s, st.incident.is_some(), cooldown)
+                };
+                g.groups.push(GroupView {
+                    key: o.key,
+                    track_ids: o.track_ids.clone(),
+                    people: o.people,
+                    occluded: m.occluded,
+                    hull: o.hull.clone(),
+                    speed: m.speed,
+                    held_s: st.held_s,
+                    verdict,
+                    incident: st.incident.map(|(id, since)| (id, secs(ts, since))),
+                });
+            }
+        }
+        (RuleKind::Weaving, _, Some(p)) => {
+            let w = v.weaving.get_or_insert_with(WeavingView::default);
+            w.min_reversals = p.min_reversals;
+            w.min_speed = crate::analytics::rules::round3(p.min_speed as f64);
+            w.min_duration_s = p.min_duration_s;
+            w.speed_unit = if calibrated {
+                SpeedUnit::MPerS
+            } else {
+                SpeedUnit::BoxWidthsPerS
+            };
+            for o in obs {
+                let Measures::Weaving(m) = &o.measures else {
+                    continue;
+                };
+                let st = debouncer.status(o.key, ts);
+                let samples = o.hull.len();
+                let evaluated = samples >= crate::analytics::weaving::MIN_SAMPLES
+                    && m.span_s >= crate::analytics::weaving::MIN_SPAN_S - 1e-3;
+                let verdict = if o.active {
+                    Verdict::holding(st.held_s, p.min_duration_s, st.incident.is_some(), cooldown)
+                } else if !evaluated || m.speed.is_none() {
+                    Verdict::NotEnoughHistory {
+                        samples,
+                        span_s: m.span_s,
+                    }
+                } else if m.speed.is_some_and(|s| s < w.min_speed) {
+                    Verdict::TooSlow {
+                        speed: m.speed.unwrap_or(0.0),
+                        min: w.min_speed,
+                        unit: w.speed_unit,
+                    }
+                } else {
+                    Verdict::TooFewReversals {
+                        reversals: m.reversals,
+                        min: p.min_reversals,
+                    }
+                };
+                let reversal_points = notes
+                    .and_then(|n| n.reversals.iter().find(|(k, _)| *k == o.key))
+                    .map(|(_, idx)| idx.iter().filter_map(|&i| o.hull.get(i).copied()).collect())
+                    .unwrap_or_default();
+                w.vehicles.push(VehicleView {
+                    track_id: o.key,
+                    path: o.hull.clone(),
+                    reversal_points,
+                    reversals: m.reversals,
+                    speed: m.speed,
+                    held_s: st.held_s,
+                    verdict,
+                    incident: st.incident.map(|(id, since)| (id, secs(ts, since))),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analytics::filter::ClassLimits;
+    use crate::analytics::gathering::GatheringParams;
     use crate::types::{BBox, Detection, ObjectClass};
+    use jiff::SignedDuration;
 
     const W: u32 = 1000;
     const H: u32 = 500;
@@ -325,6 +506,40 @@ mod tests {
         }
     }
 
+    fn analytics(explain: bool) -> CameraAnalytics {
+        let mut a = CameraAnalytics::new(AnalyticsSettings {
+            camera_id: "cam".into(),
+            calibration: None,
+            tracker: TrackerConfig::default(),
+            zones: vec![ZoneSettings {
+                id: "z".into(),
+                polygon: Polygon::full_frame(),
+                schedule: Schedule::always(),
+                schedule_text: vec!["always".into()],
+                gathering: Some(GatheringParams {
+                    min_people: 3,
+                    min_duration_s: 2.0,
+                    ..GatheringParams::default()
+                }),
+                weaving: None,
+                loitering: None,
+                filter: None,
+            }],
+            filter: ObjectFilter::default(),
+        });
+        a.set_explain(explain);
+        a
+    }
+
+    fn person(x: f32, y: f32) -> Detection {
+        Detection {
+            bbox: BBox::new(x - 20.0, y - 100.0, x + 20.0, y),
+            score: 0.9,
+            class: ObjectClass::Person,
+            label: 0,
+        }
+    }
+
     #[test]
     fn the_camera_filter_drops_before_tracking_a_zone_filter_only_from_the_count() {
         let mut open = CameraAnalytics::new(settings(ObjectFilter::default(), None));
@@ -382,5 +597,49 @@ mod tests {
                 .all(|t| !(t.matched && t.bbox.bottom_center().0 < 500.0)),
             "nobody on the left is matched any more"
         );
+    }
+
+    #[test]
+    fn explanation_follows_a_group_from_unknown_speed_to_alert() {
+        let t0: Timestamp = "2026-11-26T16:00:00Z".parse().unwrap();
+        // Three people standing together, one alone far away.
+        let dets = [
+            person(100.0, 300.0),
+            person(150.0, 300.0),
+            person(125.0, 340.0),
+            person(600.0, 300.0),
+        ];
+        let (mut plain, mut explained) = (analytics(false), analytics(true));
+        let mut verdicts = Vec::new();
+        for k in 0..25 {
+            let ts = t0 + SignedDuration::from_millis(200 * k);
+            let a = plain.step_incidents(ts, (768, 576), &dets);
+            let b = explained.step_incidents(ts, (768, 576), &dets);
+            assert_eq!(a, b, "explaining changes nothing the analytics decides");
+            assert!(plain.explanation().is_none());
+            let ex = explained.explanation().unwrap();
+            assert_eq!(ex.ts, ts);
+            let z = &ex.zones[0];
+            assert_eq!((z.id.as_str(), z.open), ("z", true));
+            let g = z.gathering.as_ref().unwrap();
+            if let Some(grp) = g.groups.first() {
+                assert_eq!(z.members.len(), 4, "the one alone is inside too");
+                assert_eq!(grp.track_ids.len(), 3);
+                assert_eq!(g.links.len(), 3, "a triangle of links: {:?}", g.links);
+                assert_eq!(grp.hull.len(), 6);
+                verdicts.push((k, grp.verdict));
+            }
+        }
+        let first = |f: &dyn Fn(&Verdict) -> bool| verdicts.iter().find(|(_, v)| f(v)).map(|v| v.0);
+        let unknown = first(&|v| *v == Verdict::SpeedUnknown).expect("speed unknown at first");
+        let waiting = first(&|v| matches!(v, Verdict::Waiting { .. })).expect("then waiting");
+        let alert = first(&|v| *v == Verdict::Alert).expect("then the alert");
+        assert!(unknown < waiting && waiting < alert, "{verdicts:?}");
+        // min_duration 2 s at 5 fps: ten frames of waiting.
+        assert_eq!(alert - waiting, 10, "{verdicts:?}");
+        assert!(verdicts.iter().any(|(_, v)| matches!(
+            v,
+            Verdict::Waiting { held_s, .. } if (*held_s - 1.0).abs() < 1e-6
+        )));
     }
 }

@@ -56,6 +56,15 @@ pub const END_CONFIG_RELOAD: &str = "config_reload";
 pub const UPDATE_COUNT_CHANGED: &str = "count_changed";
 pub const UPDATE_PERIODIC: &str = "periodic";
 
+/// One candidate as the debouncer sees it (see [`Debouncer::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CandidateStatus {
+    /// How long the condition has held (0 when not holding).
+    pub held_s: f64,
+    /// The open incident: its number and when its hold began.
+    pub incident: Option<(u64, Timestamp)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DebounceParams {
     pub min_duration_s: f64,
@@ -304,6 +313,24 @@ impl Debouncer {
         }
         self.candidates.clear();
         out
+    }
+
+    /// Where candidate `key` stands after the last `step` at `ts` (tuning aids): how long
+    /// its condition has held, and its open incident (number, start of its hold).
+    pub fn status(&self, key: u64, ts: Timestamp) -> CandidateStatus {
+        match self.candidates.get(&key) {
+            None => CandidateStatus::default(),
+            Some(c) => CandidateStatus {
+                held_s: c.hold.held_s(ts),
+                incident: c.incident.as_ref().map(|i| (i.id, i.started_at)),
+            },
+        }
+    }
+
+    /// Seconds of cooldown left at `ts` (0 when no incident ended lately).
+    pub fn cooldown_left_s(&self, ts: Timestamp) -> f64 {
+        self.last_end
+            .map_or(0.0, |end| (self.p.cooldown_s - secs(ts, end)).max(0.0))
     }
 
     /// Open incidents.

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::analytics::debounce::DebounceParams;
 use crate::analytics::hold::HoldTimer;
 pub use crate::analytics::rules::GroundMap;
-use crate::analytics::rules::{Observation, Rule, convex_hull, round3};
+use crate::analytics::rules::{Observation, Rule, RuleNotes, convex_hull, round3};
 use crate::analytics::zone::Polygon;
 use crate::types::{
     BBox, GatheringMeasures, Measures, ObjectClass, RuleKind, SpeedUnit, Track, secs,
@@ -210,6 +210,12 @@ impl Rule for GatheringRule {
     fn reset(&mut self) {
         GatheringRule::reset(self)
     }
+    fn set_explain(&mut self, on: bool) {
+        self.notes = on.then(RuleNotes::default);
+    }
+    fn notes(&self) -> Option<&RuleNotes> {
+        self.notes.as_ref()
+    }
 }
 
 /// One per zone. See the module docs.
@@ -218,6 +224,10 @@ pub struct GatheringRule {
     p: GatheringParams,
     candidates: Vec<Candidate>,
     next_key: u64,
+    /// Links and small groups of the last frame, when explaining (tuning aids).
+    notes: Option<RuleNotes>,
+    /// Linked member index pairs of the last frame (reused buffer, only when explaining).
+    pairs: Vec<(usize, usize)>,
 }
 
 impl GatheringRule {
@@ -226,6 +236,8 @@ impl GatheringRule {
             p,
             candidates: Vec::new(),
             next_key: 1,
+            notes: None,
+            pairs: Vec::new(),
         }
     }
 
@@ -260,8 +272,10 @@ impl GatheringRule {
         members.sort_by_key(|m| m.id);
         members.dedup_by_key(|m| m.id);
 
+        self.pairs.clear();
+        let links = self.notes.is_some().then_some(&mut self.pairs);
         let groups: Vec<Vec<usize>> =
-            components(&members, p.link_distance as f64, ground.is_some())
+            components(&members, p.link_distance as f64, ground.is_some(), links)
                 .into_iter()
                 .filter(|g| g.len() >= min_people.min(2))
                 .collect();
@@ -314,6 +328,22 @@ impl GatheringRule {
                 self.next_key += 1;
                 cand_group.push(Some(gi));
             }
+        }
+
+        if let Some(notes) = self.notes.as_mut() {
+            notes.clear();
+            notes.links.extend(
+                self.pairs
+                    .iter()
+                    .map(|&(i, j)| (members[i].id, members[j].id)),
+            );
+            notes.small_groups.extend(
+                group_ids
+                    .iter()
+                    .zip(&group_taken)
+                    .filter(|(ids, taken)| !**taken && ids.len() < min_people)
+                    .map(|(ids, _)| ids.clone()),
+            );
         }
 
         let mut out = Vec::new();
@@ -450,8 +480,13 @@ fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 /// Connected components of the link graph, as member indices (ascending within and by
-/// first index).
-fn components(members: &[Member], link: f64, calibrated: bool) -> Vec<Vec<usize>> {
+/// first index). `links`, when given, receives every linked pair.
+fn components(
+    members: &[Member],
+    link: f64,
+    calibrated: bool,
+    mut links: Option<&mut Vec<(usize, usize)>>,
+) -> Vec<Vec<usize>> {
     let n = members.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -470,6 +505,9 @@ fn components(members: &[Member], link: f64, calibrated: bool) -> Vec<Vec<usize>
                 link * (a.height + b.height) / 2.0
             };
             if dist(a.pos, b.pos) < limit {
+                if let Some(l) = links.as_mut() {
+                    l.push((i, j));
+                }
                 let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
                 if ri != rj {
                     parent[ri.max(rj)] = ri.min(rj);

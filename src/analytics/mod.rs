@@ -13,10 +13,12 @@
 //! - [`loitering`]: one person lingering after curfew;
 //! - [`hold`]: the "held since, with grace" timer shared by rules and the debouncer;
 //! - [`debounce`]: observations → start / update / end;
-//! - [`camera`]: one camera's tracker, zones and rules composed; its settings type.
+//! - [`camera`]: one camera's tracker, zones and rules composed; its settings type;
+//! - [`explain`]: what the analytics saw in a frame, for the tuning aids (plain data).
 
 pub mod camera;
 pub mod debounce;
+pub mod explain;
 pub mod filter;
 pub mod gathering;
 pub mod ground;

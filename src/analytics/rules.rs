@@ -36,6 +36,35 @@ pub trait Rule: Send {
     ) -> Vec<Observation>;
     /// Forget every candidate (the schedule closed).
     fn reset(&mut self);
+    /// Record [`RuleNotes`] on every `observe` from now on (tuning aids); off by default,
+    /// and free while off.
+    fn set_explain(&mut self, _on: bool) {}
+    /// What the last `observe` recorded, when explaining.
+    fn notes(&self) -> Option<&RuleNotes> {
+        None
+    }
+}
+
+/// What a rule saw in its last `observe` beyond the observations, recorded only when asked
+/// ([`Rule::set_explain`]) for `replay --annotate` and `--explain`. Plain data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleNotes {
+    /// Gathering: every pair of people within link distance (track ids, smaller first).
+    pub links: Vec<(u64, u64)>,
+    /// Gathering: linked groups that are no candidate (smaller than `min_people` and not
+    /// continuing one), as track ids.
+    pub small_groups: Vec<Vec<u64>>,
+    /// Weaving: per observation key, the indices into its path (the observation's `hull`)
+    /// where the lateral motion reversed.
+    pub reversals: Vec<(u64, Vec<usize>)>,
+}
+
+impl RuleNotes {
+    pub fn clear(&mut self) {
+        self.links.clear();
+        self.small_groups.clear();
+        self.reversals.clear();
+    }
 }
 
 /// One candidate as a rule sees it in one frame.

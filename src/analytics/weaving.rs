@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analytics::debounce::{DebounceParams, Debouncer};
 pub use crate::analytics::rules::RACING;
-use crate::analytics::rules::{GroundMap, Observation, Rule, round3};
+use crate::analytics::rules::{GroundMap, Observation, Rule, RuleNotes, round3};
 use crate::analytics::zone::Polygon;
 use crate::types::{Measures, ObjectClass, RuleKind, SpeedUnit, Track, WeavingMeasures, secs};
 
@@ -471,6 +471,12 @@ impl Rule for WeavingRule {
     fn reset(&mut self) {
         WeavingRule::reset(self)
     }
+    fn set_explain(&mut self, on: bool) {
+        self.notes = on.then(RuleNotes::default);
+    }
+    fn notes(&self) -> Option<&RuleNotes> {
+        self.notes.as_ref()
+    }
 }
 
 /// One per zone. See the module docs.
@@ -478,6 +484,8 @@ impl Rule for WeavingRule {
 pub struct WeavingRule {
     p: WeavingParams,
     tracks: BTreeMap<u64, TrackState>,
+    /// Where each track's lateral motion reversed, when explaining (tuning aids).
+    notes: Option<RuleNotes>,
 }
 
 impl WeavingRule {
@@ -485,6 +493,7 @@ impl WeavingRule {
         WeavingRule {
             p,
             tracks: BTreeMap::new(),
+            notes: None,
         }
     }
 
@@ -519,6 +528,9 @@ impl WeavingRule {
         seen.dedup_by_key(|t| t.id);
 
         let mut out = Vec::with_capacity(seen.len());
+        if let Some(n) = self.notes.as_mut() {
+            n.clear();
+        }
         for t in seen {
             let st = self.tracks.entry(t.id).or_insert_with(|| TrackState {
                 history: VecDeque::new(),
@@ -547,7 +559,8 @@ impl WeavingRule {
             {
                 st.history.pop_front();
             }
-            out.push(evaluate(t.id, st, ts, &p, calibrated));
+            let notes = self.notes.as_mut().map(|n| &mut n.reversals);
+            out.push(evaluate(t.id, st, ts, &p, calibrated, notes));
         }
 
         let weaving: usize = out.iter().filter(|o| o.active).count();
@@ -594,6 +607,7 @@ fn evaluate(
     ts: Timestamp,
     p: &WeavingParams,
     calibrated: bool,
+    reversals_at: Option<&mut Vec<(u64, Vec<usize>)>>,
 ) -> Observation {
     let h = &st.history;
     let t_first = h.front().map(|s| s.ts);
@@ -610,6 +624,11 @@ fn evaluate(
         p.min_swing as f64 * width
     };
     let a = analyse(&pts, &times, min_swing);
+    if let Some(r) = reversals_at {
+        // The extremes are the first leg's start, one per reversal, then the running one.
+        let n = a.reversals as usize;
+        r.push((id, a.extremes.iter().skip(1).take(n).copied().collect()));
+    }
     // Speed in the rule's unit: box widths/s, or m/s.
     let speed = a.speed.map(|v| if calibrated { v } else { v / width });
     let active = a.evaluated

@@ -3,8 +3,10 @@
 
 pub mod bench;
 pub mod check_config;
+pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod tune;
 pub mod zones;
 
 use std::io::IsTerminal;
@@ -55,15 +57,22 @@ pub enum LogFormat {
     Json,
 }
 
-/// Set up the logger on stderr, and route FFmpeg's own messages through it (target
-/// `ffmpeg`, warnings and errors by default).
+/// Whether `--log-format json` was given (other stderr output, such as replay
+/// `--explain` and the summary, then goes through the logger too).
+pub fn log_json() -> bool {
+    crate::runtime::json_log()
+}
+
+/// Set up the logger on stderr (around a replay's progress bar), and route FFmpeg's own
+/// messages through it (target `ffmpeg`, warnings and errors by default).
 pub fn init_logging(format: LogFormat) {
+    let _ = crate::runtime::JSON_LOG.set(format == LogFormat::Json);
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("WARDWATCH_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,ort=warn,ffmpeg=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| progress::StderrAroundBar)
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder
@@ -72,7 +81,6 @@ pub fn init_logging(format: LogFormat) {
         // The target tells a log shipper wardwatch's lines from FFmpeg's (`ffmpeg`).
         LogFormat::Json => builder.json().with_target(true).try_init(),
     };
-    let _ = crate::runtime::JSON_LOG.set(format == LogFormat::Json);
     crate::media::ffmpeg_log::install();
 }
 

@@ -23,7 +23,7 @@ use crate::media::source::{FileSource, Sampler};
 use crate::publish::dispatch::Dispatcher;
 use crate::publish::evidence::EvidenceStore;
 use crate::runtime::publisher::{PublishMsg, PublishWorker, Stdout};
-use crate::runtime::worker::{FrameTap, WorkerCmd, WorkerOptions};
+use crate::runtime::worker::{FrameTap, Tapped, WorkerCmd, WorkerOptions};
 use crate::runtime::{Chain, Delivery, spawn_capture};
 use crate::types::{Detection, Detections, FrameMeta, FrameReport, ObjectClass};
 
@@ -45,6 +45,12 @@ pub struct ReplayArgs {
     pub export_detections: Option<PathBuf>,
     /// Motion gating on or off, whatever the config says (`None`: as configured).
     pub gating: Option<bool>,
+    /// Write the analysed frames, annotated, to this video (video replays).
+    pub annotate: Option<PathBuf>,
+    /// Print why each candidate does or does not alert, per zone and second.
+    pub explain: bool,
+    /// Seconds between plain progress lines (stderr not a terminal); 0: no progress.
+    pub progress_every_s: f64,
 }
 
 /// A replay's counts: frames read, analysed, unreadable, events, total inference ms
@@ -65,7 +71,31 @@ struct Exports {
 
 struct ExportTap(Arc<Mutex<Exports>>, Option<PathBuf>, Option<PathBuf>);
 
-impl FrameTap for ExportTap {
+/// What the replay does with each analysed frame: exports and tuning aids.
+struct ReplayTap {
+    exports: ExportTap,
+    annotate: Option<super::tune::Annotator>,
+    explain: Option<super::tune::Explainer>,
+}
+
+impl FrameTap for ReplayTap {
+    fn frame(&mut self, seen: &Tapped<'_>) {
+        self.exports.frame(seen.dets, seen.report);
+        let Some(ex) = seen.explanation else { return };
+        if let Some(e) = self.explain.as_mut() {
+            e.frame(ex);
+        }
+        if let (Some(a), Some(image)) = (self.annotate.as_mut(), seen.image)
+            && let Err(err) = a.write(image, &seen.dets.items, &seen.report.tracks, ex)
+        {
+            let mut x = self.exports.0.lock().unwrap_or_else(|p| p.into_inner());
+            x.error.get_or_insert(err);
+            self.annotate = None;
+        }
+    }
+}
+
+impl ExportTap {
     fn frame(&mut self, dets: &Detections, report: &FrameReport) {
         let mut ex = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if ex.error.is_some() {
@@ -147,6 +177,13 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         }
         _ => {}
     }
+    if args.detections.is_some() && args.annotate.is_some() {
+        return Err(AppError::Usage(
+            "--annotate needs a VIDEO to draw on (with --detections there are no frames); --explain works with both"
+                .into(),
+        ));
+    }
+    check_range("--progress-every", args.progress_every_s, 0.0, 86_400.0)?;
     if args.detections.is_some() && args.export_detections.is_some() {
         return Err(AppError::Usage(
             "--export-detections needs a VIDEO (with --detections the detections are the input)"
@@ -158,11 +195,16 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         mot: args.export_mot.as_deref().map(export_file).transpose()?,
         ..Exports::default()
     }));
-    let tap = ExportTap(
-        exports.clone(),
-        args.export_mot.clone(),
-        args.export_detections.clone(),
-    );
+    let mut tap = ReplayTap {
+        exports: ExportTap(
+            exports.clone(),
+            args.export_mot.clone(),
+            args.export_detections.clone(),
+        ),
+        annotate: None,
+        explain: args.explain.then(|| super::tune::Explainer::new(start)),
+    };
+    let explain = args.explain || args.annotate.is_some();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let t0 = Instant::now();
 
@@ -171,6 +213,39 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         Some(video) => {
             let source = FileSource::open(video, start, args.fps)?;
             let detector = Detector::load(cfg.detector.clone())?;
+            if let Some(path) = &args.annotate {
+                // The analysed frames, at the rate they are analysed.
+                let fps = if camera.detect_fps > 0.0 {
+                    camera.detect_fps.min(source.fps())
+                } else {
+                    source.fps()
+                };
+                // Label names when the model's labels are COCO-80 (the shipped model's).
+                let coco = detector.num_classes() == crate::detect::COCO_CLASSES.len()
+                    && detector.classes().entries()
+                        == crate::detect::ClassMap::coco_default().entries();
+                let names = if coco {
+                    crate::detect::COCO_CLASSES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let overlay = crate::publish::annotate::Overlay::new(
+                    &camera.id,
+                    cfg.site.timezone.clone(),
+                    cfg.evidence.font.as_deref(),
+                    names,
+                );
+                tap.annotate = Some(super::tune::Annotator::open(
+                    path,
+                    source.frame_size(),
+                    fps,
+                    start,
+                    overlay,
+                )?);
+            }
             Some((video.clone(), source, detector))
         }
         None => None,
@@ -200,7 +275,9 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
     let (frames, analysed, bad, events, inference_ms, gated) = match source {
         None => {
             let path = args.detections.as_deref().expect("checked above");
-            replay_detections(&cfg, camera, path, start, args, publish, dispatcher, tap)?
+            replay_detections(
+                &cfg, camera, path, start, args, publish, dispatcher, tap, explain,
+            )?
         }
         Some((video, source, detector)) => {
             let (w, h) = source.frame_size();
@@ -252,10 +329,12 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 cfg.capture(camera, FrameDelivery::Every),
                 slot.clone(),
             ));
+            let mut analytics = CameraAnalytics::new(cfg.analytics(camera));
+            analytics.set_explain(explain);
             let _ = chain.worker_tx.send(WorkerCmd::Add {
                 camera: camera.id.clone(),
                 slot: slot.clone(),
-                analytics: Box::new(CameraAnalytics::new(cfg.analytics(camera))),
+                analytics: Box::new(analytics),
                 gate: cfg.motion_gate(camera),
             });
             let stop = Arc::new(AtomicBool::new(false));
@@ -269,6 +348,17 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
                 Some(Box::new(prep)),
             )
             .map_err(|e| AppError::Failed(format!("cannot start the capture thread: {e}")))?;
+            let decoded = || {
+                slot.counters
+                    .decoded
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            };
+            let mut progress = super::progress::Progress::start(expected, args.progress_every_s);
+            while !handle.is_finished() {
+                progress.update(decoded());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            progress.finish(decoded());
             match handle.join() {
                 Ok(CaptureEnd::Failed(e)) => {
                     tracing::warn!(error = %e, "stopping at an unreadable frame")
@@ -329,7 +419,11 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         ));
     }
     line.push(')');
-    super::note(&line);
+    if super::log_json() {
+        tracing::info!(frames, analysed, events, wall_s = wall, "{line}");
+    } else {
+        super::progress::eprint_line(&line);
+    }
     if let Some(d) = delivery {
         let dir = cfg.outbox_dir(Role::Replay);
         let left = d.finish(Duration::from_secs_f64(args.flush_timeout_s));
@@ -432,7 +526,8 @@ fn replay_detections(
     args: &ReplayArgs,
     publish: PublishWorker,
     dispatcher: Box<Dispatcher>,
-    mut tap: ExportTap,
+    mut tap: ReplayTap,
+    explain: bool,
 ) -> Result<Counts, AppError> {
     let (rows, header) = read_detections(path)?;
     let fps = args.fps.or(header.fps).ok_or_else(|| {
@@ -481,7 +576,9 @@ fn replay_detections(
         .map_err(|e| AppError::Failed(format!("cannot start the publish thread: {e}")))?;
     let _ = tx.send(PublishMsg::Camera(dispatcher));
     let mut analytics = CameraAnalytics::new(cfg.analytics(camera));
+    analytics.set_explain(explain);
     let mut sampler = Sampler::new(detect_fps);
+    let mut progress = super::progress::Progress::start(Some(last), args.progress_every_s);
     let time_of =
         |frame: u64| start + jiff::SignedDuration::from_secs_f64((frame - 1) as f64 / fps);
     let mut dets = Detections {
@@ -494,6 +591,9 @@ fn replay_detections(
     };
     let mut analysed = 0;
     for frame_no in 1..=last {
+        if frame_no % 64 == 0 {
+            progress.update(frame_no);
+        }
         let ts = time_of(frame_no);
         if !sampler.take(ts) {
             continue;
@@ -515,7 +615,12 @@ fn replay_detections(
         }
         let report = analytics.step(&dets);
         analysed += 1;
-        tap.frame(&dets, &report);
+        tap.frame(&Tapped {
+            image: None,
+            dets: &dets,
+            report: &report,
+            explanation: analytics.explanation(),
+        });
         if !report.incidents.is_empty() {
             let _ = tx.send(PublishMsg::Report {
                 report,
@@ -523,6 +628,7 @@ fn replay_detections(
             });
         }
     }
+    progress.finish(last);
     let end = time_of(last.max(1));
     let incidents = analytics.finish(end, END_OF_STREAM);
     if !incidents.is_empty() {

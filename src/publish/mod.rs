@@ -2,6 +2,7 @@
 //!
 //! - [`document`]: the typed event, state and camera-health documents (docs/events.md);
 //! - [`evidence`]: annotated JPEG snapshots with bounded disk use;
+//! - [`annotate`]: the tuning overlay of `replay --annotate` (what the analytics saw);
 //! - [`dispatch`]: a camera's frame reports → events, evidence and retained state;
 //! - [`topics`]: the MQTT topic layout and queueing into the outbox;
 //! - [`outbox`]: the durable on-disk queue (removed only on PUBACK);
@@ -14,6 +15,7 @@
 //! Publishing takes plain data ([`FrameReport`](crate::types::FrameReport),
 //! [`HealthChange`](crate::types::HealthChange)); it never calls back into analytics.
 
+pub mod annotate;
 pub mod console;
 pub mod discovery;
 pub mod dispatch;

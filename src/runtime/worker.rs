@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use crate::analytics::explain::Explanation;
 use crate::analytics::{AnalyticsSettings, CameraAnalytics};
 use crate::clock::Clock;
 use crate::detect::Detector;
@@ -26,9 +27,20 @@ use crate::runtime::metrics::Metrics;
 use crate::runtime::publisher::PublishMsg;
 use crate::types::{Detection, Detections, FrameMeta, FrameReport, Phase, ZoneCount};
 
-/// Sees every analysed frame (replay exports).
+/// Sees every analysed frame (replay exports and tuning aids).
 pub trait FrameTap: Send {
-    fn frame(&mut self, dets: &Detections, report: &FrameReport);
+    fn frame(&mut self, seen: &Tapped<'_>);
+}
+
+/// One analysed frame as a [`FrameTap`] sees it.
+pub struct Tapped<'a> {
+    /// The decoded frame (`None` in replays of recorded detections).
+    pub image: Option<&'a opencv::core::Mat>,
+    pub dets: &'a Detections,
+    pub report: &'a FrameReport,
+    /// What the analytics saw, when the camera's analytics explains
+    /// ([`CameraAnalytics::set_explain`]).
+    pub explanation: Option<&'a Explanation>,
 }
 
 /// Commands to the worker.
@@ -490,7 +502,12 @@ fn serve(
                 let tb = Instant::now();
                 e.last_ts = Some(e.buf.meta.ts);
                 if let Some(tap) = tap.as_mut() {
-                    tap.frame(&dets, &report);
+                    tap.frame(&Tapped {
+                        image: Some(&e.buf.image),
+                        dets: &dets,
+                        report: &report,
+                        explanation: e.analytics.explanation(),
+                    });
                 }
                 let age = e.age + tb.duration_since(t0);
                 let age_ms = age.as_secs_f64() * 1e3;
