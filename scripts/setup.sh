@@ -72,6 +72,8 @@ HA_VERSION=2024.3.3
 HA_REQS="$ROOT/tools/homeassistant/requirements.txt"
 if ! "$ROOT/.venv-ha/bin/python" -c "import homeassistant.const as c; assert c.__version__ == '$HA_VERSION'" 2>/dev/null \
    || ! cmp -s "$HA_REQS" "$ROOT/.venv-ha/requirements.txt"; then
+  python3 -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' \
+    || die "Home Assistant $HA_VERSION (.venv-ha, tools/homeassistant/requirements.txt) needs Python 3.11 or 3.12, python3 is $(python3 -V 2>&1): install one of those as python3"
   say "creating .venv-ha with homeassistant==$HA_VERSION (PyPI; for the real Home Assistant test)"
   python3 -m venv --clear "$ROOT/.venv-ha"
   "$ROOT/.venv-ha/bin/pip" install -q --disable-pip-version-check -r "$HA_REQS"
