@@ -63,6 +63,23 @@ if ! "$ROOT/.venv/bin/python" -c "import jinja2, sys; sys.exit(jinja2.__version_
   "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "jinja2==$JINJA_VERSION" "markupsafe==3.0.3"
 fi
 
+# 2c. Home Assistant 2024.3.3 (PyPI) in its own venv .venv-ha, for tests/homeassistant_real.rs
+#     (tools/homeassistant/). requirements.txt pins every package, resolved with HA's
+#     package_constraints.txt, so HA can run with --skip-pip. Reinstalled when HA's version
+#     or requirements.txt (copied into the venv) differ. From scratch about 1–1½ minutes
+#     (downloads included) and about 710 MB of disk.
+HA_VERSION=2024.3.3
+HA_REQS="$ROOT/tools/homeassistant/requirements.txt"
+if ! "$ROOT/.venv-ha/bin/python" -c "import homeassistant.const as c; assert c.__version__ == '$HA_VERSION'" 2>/dev/null \
+   || ! cmp -s "$HA_REQS" "$ROOT/.venv-ha/requirements.txt"; then
+  python3 -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' \
+    || die "Home Assistant $HA_VERSION (.venv-ha, tools/homeassistant/requirements.txt) needs Python 3.11 or 3.12, python3 is $(python3 -V 2>&1): install one of those as python3"
+  say "creating .venv-ha with homeassistant==$HA_VERSION (PyPI; for the real Home Assistant test)"
+  python3 -m venv --clear "$ROOT/.venv-ha"
+  "$ROOT/.venv-ha/bin/pip" install -q --disable-pip-version-check -r "$HA_REQS"
+  cp "$HA_REQS" "$ROOT/.venv-ha/requirements.txt"
+fi
+
 # 3. Demo footage: only vtest.avi out of Debian's opencv-doc ------------------
 VTEST="$ROOT/data/vtest.avi"
 VTEST_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
