@@ -22,51 +22,7 @@ use std::time::{Duration, Instant};
 
 use support::app::App;
 use support::broker::{Broker, Subscriber, retained_within};
-
-fn config(port: u16, dead_port: u16, ha: bool, road_rules: &str) -> String {
-    format!(
-        r#"[site]
-id = "p7"
-name = "Phường 7"
-language = "vi"
-[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-outbox_dir = "outbox"
-[model]
-path = "{repo}/models/nanodet-g-416.onnx"
-[evidence]
-dir = "snaps"
-[homeassistant]
-enabled = {ha}
-
-[[camera]]
-id = "gate"
-name = "Cổng chợ"
-url = "rtsp://127.0.0.1:{dead_port}/stream1"
-  [[camera.zone]]
-  id = "door"
-  polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-  rules = ["loitering"]
-  schedule = "always"
-
-[[camera]]
-id = "road"
-name = "Camera đường nội bộ"
-url = "{repo}/data/vtest.avi"
-  [[camera.zone]]
-  id = "road"
-  name = "Đường trước nhà A"
-  polygon = [[0.0, 0.25], [0.80, 0.17], [1.0, 0.17], [1.0, 0.80], [0.0, 0.55]]
-  rules = {road_rules}
-  schedule = "always"
-  [camera.zone.gathering]
-  min_people = 2
-  min_duration = "5s"
-  clear_after = "5s"
-"#,
-        repo = support::repo().display()
-    )
-}
+use support::ha::config;
 
 const PREFIX: &str = "homeassistant";
 

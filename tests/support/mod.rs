@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod broker;
+pub mod ha;
 pub mod stream;
 
 use std::path::PathBuf;
