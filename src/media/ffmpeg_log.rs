@@ -192,7 +192,101 @@ fn enabled(level: Level) -> bool {
     }
 }
 
+/// Secrets of the camera URLs opened so far (passwords, secret query values, the Basic
+/// auth token), scrubbed from every FFmpeg line: FFmpeg logs `Opening 'rtsp://user:pw@…'`
+/// and, at debug level, whole HTTP requests.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remember the secrets of a camera URL before it is opened (idempotent).
+pub fn register_secrets(url: &str) {
+    let Ok(u) = url::Url::parse(url) else { return };
+    let mut found = Vec::new();
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    if let Some(pw) = u.password() {
+        found.push(pw.to_string());
+        found.push(decode(pw));
+        let user = decode(u.username());
+        found.push(base64(format!("{user}:{}", decode(pw)).as_bytes()));
+    }
+    if let Some(q) = u.query() {
+        for part in q.split('&') {
+            if let Some((k, v)) = part.split_once('=')
+                && crate::media::source::secret_key(&decode(k))
+            {
+                found.push(v.to_string());
+                found.push(decode(v));
+            }
+        }
+    }
+    let mut all = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    for f in found {
+        // Too short to scrub without mangling ordinary text.
+        if f.chars().count() >= 3 && !all.contains(&f) {
+            all.push(f);
+        }
+    }
+    // Longest first, so a secret that contains another is replaced whole.
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// The line with every registered secret, and the credentials of any URL in it, hidden.
+pub fn scrub(line: &str) -> String {
+    let mut out = line.to_string();
+    for s in SECRETS.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    // URLs nobody registered (a redirect, say): their userinfo and secret query values.
+    if out.contains("://") {
+        out = out
+            .split_inclusive(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .map(|tok| {
+                let end = tok.len()
+                    - tok
+                        .chars()
+                        .last()
+                        .filter(|c| c.is_whitespace() || *c == '\'' || *c == '"')
+                        .map_or(0, char::len_utf8);
+                let (word, sep) = tok.split_at(end);
+                if word.contains("://") {
+                    format!("{}{sep}", crate::media::source::redact(word))
+                } else {
+                    tok.to_string()
+                }
+            })
+            .collect();
+    }
+    out
+}
+
+/// Standard base64 (for the `Authorization: Basic` token FFmpeg may log).
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn emit(level: Level, line: &str) {
+    let line = scrub(line);
+    let line = line.as_str();
     match level {
         Level::ERROR => tracing::error!(target: "ffmpeg", "{line}"),
         Level::WARN => tracing::warn!(target: "ffmpeg", "{line}"),
@@ -306,6 +400,26 @@ unsafe extern "C" fn on_log(avcl: *mut c_void, level: c_int, fmt: *const c_char,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn camera_secrets_are_scrubbed_from_ffmpeg_lines() {
+        register_secrets("http://admin:S3cr%40t-Wx@10.0.0.9:8080/v.mjpg?user=admin&pwd=Qs99x");
+        let line = scrub(
+            "Opening 'http://admin:S3cr%40t-Wx@10.0.0.9:8080/v.mjpg?user=admin&pwd=Qs99x' for reading",
+        );
+        assert!(!line.contains("S3cr") && !line.contains("Qs99x"), "{line}");
+        assert!(line.contains("10.0.0.9:8080"), "the rest stays: {line}");
+        let req = scrub("request: GET /v.mjpg?user=admin&pwd=Qs99x HTTP/1.1");
+        assert!(!req.contains("Qs99x"), "{req}");
+        // Basic auth of admin:S3cr@t-Wx.
+        assert_eq!(base64(b"admin:S3cr@t-Wx"), "YWRtaW46UzNjckB0LVd4");
+        assert!(!scrub("Authorization: Basic YWRtaW46UzNjckB0LVd4").contains("YWRtaW46"));
+        // A URL nobody registered still loses its password.
+        let other = scrub("redirect to 'rtsp://u:hunter22@cam/1'");
+        assert!(!other.contains("hunter22"), "{other}");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"a"), "YQ==");
+    }
 
     #[test]
     fn a_flood_is_cut_to_the_rate_per_thread() {

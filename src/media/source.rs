@@ -303,6 +303,9 @@ impl LiveSource {
     /// A source whose frames are stamped by `clock`, with `timeout_s` open and read
     /// timeouts for network streams.
     pub fn with_clock(url: &str, clock: std::sync::Arc<dyn Clock>, timeout_s: f64) -> Self {
+        // FFmpeg writes the URL it opens, and at debug level the HTTP request with its query,
+        // into its log, which now goes through ours: its secrets are scrubbed there.
+        super::ffmpeg_log::register_secrets(url);
         let is_file = !url.contains("://") && !url.starts_with("/dev/");
         Self {
             url: url.to_string(),
@@ -525,7 +528,7 @@ const SECRET_KEYS: &[&str] = &[
     "apikey",
 ];
 
-fn secret_key(k: &str) -> bool {
+pub(crate) fn secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
     SECRET_KEYS
         .iter()
