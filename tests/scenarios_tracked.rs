@@ -200,7 +200,7 @@ fn run_with(
         gathering: None,
         weaving: None,
         loitering: None,
-        filter: None,
+        filter: Default::default(),
     };
     match rules {
         Rules::Weaving => zone.weaving = Some(WeavingParams::default()),

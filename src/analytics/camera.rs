@@ -32,8 +32,8 @@ pub struct ZoneSettings {
     pub gathering: Option<GatheringParams>,
     pub weaving: Option<WeavingParams>,
     pub loitering: Option<LoiteringParams>,
-    /// Which of the camera's confirmed tracks count in this zone (`None`: all of them).
-    pub filter: Option<ObjectFilter>,
+    /// Which of the camera's confirmed tracks count in this zone (the default: all).
+    pub filter: ObjectFilter,
 }
 
 /// Everything one camera's analytics needs.
@@ -183,9 +183,14 @@ impl CameraAnalytics {
                                 frame_size.0,
                                 frame_size.1,
                             )
-                            && zone.settings.filter.as_ref().is_none_or(|f| {
-                                f.keeps(t.class, t.score, &t.bbox, frame_size.0, frame_size.1)
-                            })
+                            && (zone.settings.filter.is_open()
+                                || zone.settings.filter.keeps(
+                                    t.class,
+                                    t.score,
+                                    &t.bbox,
+                                    frame_size.0,
+                                    frame_size.1,
+                                ))
                     })
                     .cloned(),
             );
@@ -481,7 +486,7 @@ mod tests {
                 gathering: None,
                 weaving: None,
                 loitering: None,
-                filter: zone,
+                filter: zone.unwrap_or_default(),
             }],
         }
     }
@@ -523,7 +528,7 @@ mod tests {
                 }),
                 weaving: None,
                 loitering: None,
-                filter: None,
+                filter: ObjectFilter::default(),
             }],
             filter: ObjectFilter::default(),
         });

@@ -57,12 +57,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Whether `--log-format json` was given (other stderr output, such as replay
-/// `--explain` and the summary, then goes through the logger too).
-pub fn log_json() -> bool {
-    crate::runtime::json_log()
-}
-
 /// Set up the logger on stderr (around a replay's progress bar), and route FFmpeg's own
 /// messages through it (target `ffmpeg`, warnings and errors by default).
 pub fn init_logging(format: LogFormat) {

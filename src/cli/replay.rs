@@ -419,7 +419,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), AppError> {
         ));
     }
     line.push(')');
-    if super::log_json() {
+    if crate::runtime::json_log() {
         tracing::info!(frames, analysed, events, wall_s = wall, "{line}");
     } else {
         super::progress::eprint_line(&line);

@@ -167,7 +167,7 @@ impl Explainer {
         for z in &ex.zones {
             for (rule, text) in zone_lines(z) {
                 let line = format!("explain t={t}s {} {rule}: {text}", z.id);
-                if super::log_json() {
+                if crate::runtime::json_log() {
                     tracing::info!(target: "explain", t, zone = %z.id, rule, "{line}");
                 } else {
                     super::progress::eprint_line(&line);

@@ -162,9 +162,7 @@ fn object_masks(cam: &crate::config::CameraConfig) -> Vec<(Polygon, String)> {
     };
     add(&cam.filter, "");
     for z in &cam.zones {
-        if let Some(f) = &z.filter {
-            add(f, &format!("{} ", z.id));
-        }
+        add(&z.filter, &format!("{} ", z.id));
     }
     out
 }

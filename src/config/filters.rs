@@ -128,34 +128,17 @@ impl Validator<'_> {
         let min_area = share("min_area", r.min_area, area);
         let max_area = share("max_area", r.max_area, area);
         let min_score = share("min_score", r.min_score, "a detector score");
-        let mut masks = Vec::new();
-        if let Some(list) = &r.masks {
-            if !masks_allowed {
+        let masks = match &r.masks {
+            Some(_) if !masks_allowed => {
                 self.issue(
                     &at(path, "masks"),
                     "masks belong to a camera or a zone: put them in [camera.filters] (the whole camera) or [camera.zone.filters] (that zone)",
                 );
-            } else {
-                for (mi, poly) in list.iter().enumerate() {
-                    let mut p = at(path, "masks");
-                    p.push(Seg::Idx(mi));
-                    let pts: Option<Vec<[f64; 2]>> = poly
-                        .iter()
-                        .map(|q| (q.len() == 2).then(|| [q[0], q[1]]))
-                        .collect();
-                    match pts
-                        .ok_or_else(|| {
-                            "each point is [x, y] in 0..1 of the frame, like a zone polygon"
-                                .to_string()
-                        })
-                        .and_then(Polygon::new)
-                    {
-                        Ok(m) => masks.push(m),
-                        Err(e) => self.issue(&p, format!("mask {}: {e}", mi + 1)),
-                    }
-                }
+                Vec::new()
             }
-        }
+            Some(list) => self.mask_polygons(&at(path, "masks"), list),
+            None => Vec::new(),
+        };
         Checked {
             min_area,
             max_area,

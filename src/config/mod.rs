@@ -786,6 +786,32 @@ impl Validator<'_> {
         });
     }
 
+    /// Mask polygons written at `path` (`[[[x, y], …], …]`, the zone convention): the
+    /// valid ones, and an issue for each other naming its index.
+    fn mask_polygons(&mut self, path: &[Seg], list: &[Vec<Vec<f64>>]) -> Vec<Polygon> {
+        let mut out = Vec::new();
+        for (mi, poly) in list.iter().enumerate() {
+            let pts: Option<Vec<[f64; 2]>> = poly
+                .iter()
+                .map(|q| (q.len() == 2).then(|| [q[0], q[1]]))
+                .collect();
+            match pts
+                .ok_or_else(|| {
+                    "each point is [x, y] in 0..1 of the frame, like a zone polygon".to_string()
+                })
+                .and_then(Polygon::new)
+            {
+                Ok(m) => out.push(m),
+                Err(e) => {
+                    let mut p = path.to_vec();
+                    p.push(Seg::Idx(mi));
+                    self.issue(&p, format!("mask {}: {e}", mi + 1));
+                }
+            }
+        }
+        out
+    }
+
     fn config(&mut self, raw: RawConfig, base: &Path, file: &Path) -> Option<Config> {
         let site = self.site(&raw.site);
         let mqtt = self.mqtt(&raw.mqtt, base, raw.site.id());
@@ -1967,22 +1993,14 @@ impl Validator<'_> {
             60.0,
             " s",
         );
-        let mut mask = Vec::new();
-        for (mi, poly) in cam.mask.iter().flatten().enumerate() {
-            let mut path = field("mask", true);
-            path.push(Seg::Idx(mi));
-            let pts: Option<Vec<[f64; 2]>> = poly
-                .iter()
-                .map(|p| (p.len() == 2).then(|| [p[0], p[1]]))
-                .collect();
-            match pts
-                .ok_or_else(|| "each point is [x, y] in 0..1 of the frame".to_string())
-                .and_then(Polygon::new)
-            {
-                Ok(p) => mask.push(p.points().to_vec()),
-                Err(e) => self.issue(&path, format!("mask {}: {e}", mi + 1)),
-            }
-        }
+        let mask = self
+            .mask_polygons(
+                &field("mask", true),
+                cam.mask.as_deref().unwrap_or_default(),
+            )
+            .iter()
+            .map(|p| p.points().to_vec())
+            .collect();
         crate::media::motion::MotionSettings {
             enabled: cam.enabled.or(site.enabled).unwrap_or(d.enabled),
             width: width as u32,
@@ -2139,10 +2157,14 @@ impl Validator<'_> {
             } else {
                 None
             };
-            let filter = z.filters.as_ref().map(|f| {
-                let own = self.filters_table(&zp("filters"), f, true);
-                self.object_filter(&own, &Default::default())
-            });
+            let filter = z
+                .filters
+                .as_ref()
+                .map(|f| {
+                    let own = self.filters_table(&zp("filters"), f, true);
+                    self.object_filter(&own, &Default::default())
+                })
+                .unwrap_or_default();
             if self.issues.len() == before
                 && let (Some(polygon), Some(schedule)) = (polygon, schedule)
             {
@@ -2154,7 +2176,7 @@ impl Validator<'_> {
                     gathering,
                     weaving,
                     loitering,
-                    filter: filter.filter(|f| !f.is_open()),
+                    filter,
                 });
             }
         }

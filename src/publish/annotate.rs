@@ -11,7 +11,9 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::analytics::explain::{Explanation, Verdict, ZoneView};
-use crate::publish::evidence::{TextPainter, draw_header, label, polygon_pixels};
+use crate::publish::evidence::{
+    TextPainter, box_rect, draw_header, label, polygon_pixels, polyline,
+};
 use crate::types::{Detection, ObjectClass, Track};
 
 /// Colours (BGR).
@@ -97,14 +99,7 @@ impl Overlay {
         }
         for d in dets {
             let b = d.bbox;
-            imgproc::rectangle(
-                img,
-                rect(b.x1, b.y1, b.x2, b.y2),
-                DETECTION,
-                1,
-                imgproc::LINE_8,
-                0,
-            )?;
+            imgproc::rectangle(img, box_rect(&b), DETECTION, 1, imgproc::LINE_8, 0)?;
             let name = self
                 .names
                 .get(d.label as usize)
@@ -134,7 +129,7 @@ impl Overlay {
                     (TRACK, 1)
                 });
             let b = t.bbox;
-            let r = rect(b.x1, b.y1, b.x2, b.y2);
+            let r = box_rect(&b);
             imgproc::rectangle(img, r, colour, width, imgproc::LINE_8, 0)?;
             label(
                 img,
@@ -222,37 +217,6 @@ impl Overlay {
 
 fn pt(p: (f32, f32)) -> Point {
     Point::new(p.0.round() as i32, p.1.round() as i32)
-}
-
-fn rect(x1: f32, y1: f32, x2: f32, y2: f32) -> Rect {
-    Rect::new(
-        x1.round() as i32,
-        y1.round() as i32,
-        (x2 - x1).round().max(1.0) as i32,
-        (y2 - y1).round().max(1.0) as i32,
-    )
-}
-
-fn polyline(
-    img: &mut Mat,
-    pts: &[(f32, f32)],
-    closed: bool,
-    colour: Scalar,
-    width: i32,
-) -> opencv::Result<()> {
-    if pts.len() < 2 {
-        return Ok(());
-    }
-    let v: Vector<Point> = pts.iter().map(|&p| pt(p)).collect();
-    imgproc::polylines(
-        img,
-        &Vector::<Vector<Point>>::from_iter([v]),
-        closed,
-        colour,
-        width,
-        imgproc::LINE_AA,
-        0,
-    )
 }
 
 /// Where a tag above a hull goes: its leftmost x, its top y.

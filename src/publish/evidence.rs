@@ -387,13 +387,7 @@ pub fn draw(img: &mut Mat, painter: &mut TextPainter, ann: &Annotation<'_>) -> o
         } else {
             green
         };
-        let b = t.bbox;
-        let r = Rect::new(
-            b.x1.round() as i32,
-            b.y1.round() as i32,
-            b.width().round().max(1.0) as i32,
-            b.height().round().max(1.0) as i32,
-        );
+        let r = box_rect(&t.bbox);
         imgproc::rectangle(
             img,
             r,
@@ -411,17 +405,45 @@ pub fn draw(img: &mut Mat, painter: &mut TextPainter, ann: &Annotation<'_>) -> o
         )?;
     }
 
-    if ann.outline.len() >= 2 {
-        let pts: Vector<Point> = ann
-            .outline
-            .iter()
-            .map(|&(x, y)| Point::new(x.round() as i32, y.round() as i32))
-            .collect();
-        let all: Vector<Vector<Point>> = Vector::from_iter([pts]);
-        imgproc::polylines(img, &all, ann.closed, red, 2, imgproc::LINE_AA, 0)?;
-    }
+    polyline(img, ann.outline, ann.closed, red, 2)?;
 
     draw_header(img, painter, [ann.place, ann.title])
+}
+
+/// A box in pixels, at least 1×1.
+pub fn box_rect(b: &crate::types::BBox) -> Rect {
+    Rect::new(
+        b.x1.round() as i32,
+        b.y1.round() as i32,
+        b.width().round().max(1.0) as i32,
+        b.height().round().max(1.0) as i32,
+    )
+}
+
+/// A line through pixel points (closed: a polygon); nothing for fewer than two.
+pub fn polyline(
+    img: &mut Mat,
+    pts: &[(f32, f32)],
+    closed: bool,
+    colour: Scalar,
+    width: i32,
+) -> opencv::Result<()> {
+    if pts.len() < 2 {
+        return Ok(());
+    }
+    let v: Vector<Point> = pts
+        .iter()
+        .map(|&(x, y)| Point::new(x.round() as i32, y.round() as i32))
+        .collect();
+    imgproc::polylines(
+        img,
+        &Vector::<Vector<Point>>::from_iter([v]),
+        closed,
+        colour,
+        width,
+        imgproc::LINE_AA,
+        0,
+    )
 }
 
 /// Text in `color` with a black outline, readable on any background.
